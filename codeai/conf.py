@@ -1,0 +1,652 @@
+"""Effective CodeAI configuration: the seed's CODEAI_* variables, YAML files and defaults.
+
+Precedence (highest first): command-line flags (applied by the ``codeai`` command as
+environment variables), environment, ``$HOME/.codeai.yaml``, ``/etc/codeai/config.yaml``,
+then the defaults of the deployment guide. ``NAME_FILE`` variables read secrets from files
+(Docker and Kubernetes secrets). Every value is parsed strictly; all problems are collected
+so ``config validate`` can list them and start-up can stop with one clear line each.
+
+This module imports nothing from Django so that the settings module, management commands
+and the ``codeai`` command can all use it before Django is configured.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+HOME_CONFIG = Path("~/.codeai.yaml")
+SYSTEM_CONFIG = Path("/etc/codeai/config.yaml")
+MASK = "****"
+
+
+class ConfigError(Exception):
+    """One or more settings are malformed; ``problems`` holds one line per variable."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_DURATION_UNITS = {
+    "ns": 1e-9,
+    "us": 1e-6,
+    "µs": 1e-6,
+    "ms": 1e-3,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+}
+
+
+def parse_duration(text: str) -> float:
+    """Parse a Go-style duration (``15s``, ``5m``, ``1h30m``, ``500ms``) or bare seconds."""
+    text = text.strip()
+    if re.fullmatch(r"\d+(?:\.\d+)?", text):
+        return float(text)
+    pos, total = 0, 0.0
+    for match in _DURATION_PART.finditer(text):
+        if match.start() != pos:
+            break
+        total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+        pos = match.end()
+    if pos != len(text) or not text:
+        raise ValueError
+    return total
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError
+
+
+def _int_in(low: int, high: int | None = None) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = int(text.strip())
+        if value < low or (high is not None and value > high):
+            raise ValueError
+        return value
+
+    return parse
+
+
+def _choice(*options: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        value = text.strip().lower()
+        if value not in options:
+            raise ValueError
+        return value
+
+    return parse
+
+
+def _text(text: str) -> str:
+    return text.strip()
+
+
+def _csv(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _path(text: str) -> str:
+    if not text.startswith("/"):
+        raise ValueError
+    return text
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: its variable, where it sits in the YAML file and how it is parsed."""
+
+    env: str
+    group: str
+    parse: Callable[[str], Any]
+    default: str | None
+    accepted: str
+    yaml_path: tuple[str, ...] = ()
+    secret: bool = False
+
+
+_PORT = _int_in(1, 65535)
+_COUNT = _int_in(0)
+_POSITIVE = _int_in(1)
+_DURATION_WORDS = "a duration such as 15s, 5m or 1h"
+
+OPTIONS: tuple[Option, ...] = (
+    # Server
+    Option(
+        "CODEAI_HOST", "server", _text, "localhost", "a host name or address", ("server", "host")
+    ),
+    Option(
+        "CODEAI_PORT", "server", _PORT, "8080", "an integer from 1 to 65535", ("server", "port")
+    ),
+    Option(
+        "CODEAI_READ_TIMEOUT",
+        "server",
+        parse_duration,
+        "15s",
+        _DURATION_WORDS,
+        ("server", "read_timeout"),
+    ),
+    Option(
+        "CODEAI_WRITE_TIMEOUT",
+        "server",
+        parse_duration,
+        "15s",
+        _DURATION_WORDS,
+        ("server", "write_timeout"),
+    ),
+    Option(
+        "CODEAI_IDLE_TIMEOUT",
+        "server",
+        parse_duration,
+        "60s",
+        _DURATION_WORDS,
+        ("server", "idle_timeout"),
+    ),
+    Option("CODEAI_DEBUG", "server", _parse_bool, "false", "true or false", ("server", "debug")),
+    Option(
+        "CODEAI_SECRET_KEY",
+        "server",
+        _text,
+        None,
+        "any long random string",
+        ("server", "secret_key"),
+        secret=True,
+    ),
+    Option(
+        "CODEAI_ALLOWED_HOSTS",
+        "server",
+        _csv,
+        "localhost,127.0.0.1,[::1]",
+        "comma-separated host names",
+        ("server", "allowed_hosts"),
+    ),
+    Option("CODEAI_DATA_DIR", "server", _text, "./var", "a folder path", ("server", "data_dir")),
+    Option("CODEAI_SQLITE_PATH", "server", _text, None, "a file path", ("server", "sqlite_path")),
+    Option(
+        "CODEAI_SECURE_SSL_REDIRECT",
+        "server",
+        _parse_bool,
+        "false",
+        "true or false",
+        ("server", "secure_ssl_redirect"),
+    ),
+    Option(
+        "CODEAI_SECURE_HSTS_SECONDS",
+        "server",
+        _COUNT,
+        "0",
+        "a whole number of seconds",
+        ("server", "secure_hsts_seconds"),
+    ),
+    # Database
+    Option("CODEAI_DB_HOST", "database", _text, "localhost", "a host name", ("database", "host")),
+    Option(
+        "CODEAI_DB_PORT",
+        "database",
+        _PORT,
+        "5432",
+        "an integer from 1 to 65535",
+        ("database", "port"),
+    ),
+    Option("CODEAI_DB_NAME", "database", _text, "codeai", "a database name", ("database", "name")),
+    Option("CODEAI_DB_USER", "database", _text, "postgres", "a user name", ("database", "user")),
+    Option(
+        "CODEAI_DB_PASSWORD",
+        "database",
+        str,
+        None,
+        "any string",
+        ("database", "password"),
+        secret=True,
+    ),
+    Option(
+        "CODEAI_DB_SSLMODE",
+        "database",
+        _choice("disable", "require", "verify-ca", "verify-full"),
+        "disable",
+        "disable, require, verify-ca or verify-full",
+        ("database", "sslmode"),
+    ),
+    Option(
+        "CODEAI_DB_MAX_OPEN_CONNS",
+        "database",
+        _POSITIVE,
+        "25",
+        "a positive integer",
+        ("database", "max_open_conns"),
+    ),
+    Option(
+        "CODEAI_DB_MAX_IDLE_CONNS",
+        "database",
+        _COUNT,
+        "5",
+        "a whole number",
+        ("database", "max_idle_conns"),
+    ),
+    Option(
+        "CODEAI_DB_CONN_MAX_LIFETIME",
+        "database",
+        parse_duration,
+        "5m",
+        _DURATION_WORDS,
+        ("database", "conn_max_lifetime"),
+    ),
+    # Cache
+    Option(
+        "CODEAI_CACHE_TYPE",
+        "cache",
+        _choice("memory", "redis"),
+        "memory",
+        "memory or redis",
+        ("cache", "type"),
+    ),
+    Option(
+        "CODEAI_REDIS_URL",
+        "cache",
+        _text,
+        None,
+        "a URL such as redis://localhost:6379",
+        ("cache", "redis", "url"),
+    ),
+    Option(
+        "CODEAI_REDIS_PASSWORD",
+        "cache",
+        str,
+        None,
+        "any string",
+        ("cache", "redis", "password"),
+        secret=True,
+    ),
+    Option("CODEAI_REDIS_DB", "cache", _COUNT, "0", "a whole number", ("cache", "redis", "db")),
+    Option(
+        "CODEAI_REDIS_POOL_SIZE",
+        "cache",
+        _POSITIVE,
+        "10",
+        "a positive integer",
+        ("cache", "redis", "pool_size"),
+    ),
+    Option(
+        "CODEAI_REDIS_CLUSTER_ADDRS",
+        "cache",
+        _csv,
+        None,
+        "comma-separated host:port pairs",
+        ("cache", "redis", "cluster_addrs"),
+    ),
+    Option(
+        "CODEAI_REDIS_CLUSTER_MODE",
+        "cache",
+        _parse_bool,
+        "false",
+        "true or false",
+        ("cache", "redis", "cluster_mode"),
+    ),
+    Option("CODEAI_CACHE_PREFIX", "cache", _text, "codeai", "a key prefix", ("cache", "prefix")),
+    Option(
+        "CODEAI_CACHE_DEFAULT_TTL",
+        "cache",
+        parse_duration,
+        "5m",
+        _DURATION_WORDS,
+        ("cache", "default_ttl"),
+    ),
+    # Authentication
+    Option(
+        "CODEAI_JWT_SECRET",
+        "auth",
+        str,
+        None,
+        "a secret of at least 32 bytes",
+        ("auth", "jwt", "secret"),
+        secret=True,
+    ),
+    Option(
+        "CODEAI_JWT_PUBLIC_KEY",
+        "auth",
+        str,
+        None,
+        "a PEM-encoded public key",
+        ("auth", "jwt", "public_key"),
+    ),
+    Option(
+        "CODEAI_JWT_PRIVATE_KEY",
+        "auth",
+        str,
+        None,
+        "a PEM-encoded private key",
+        ("auth", "jwt", "private_key"),
+        secret=True,
+    ),
+    Option(
+        "CODEAI_JWT_JWKS_URL", "auth", _text, None, "an http(s) URL", ("auth", "jwt", "jwks_url")
+    ),
+    Option(
+        "CODEAI_JWT_ISSUER", "auth", _text, None, "the expected issuer", ("auth", "jwt", "issuer")
+    ),
+    Option(
+        "CODEAI_JWT_AUDIENCE",
+        "auth",
+        _text,
+        None,
+        "the expected audience",
+        ("auth", "jwt", "audience"),
+    ),
+    Option(
+        "CODEAI_JWT_ROLES_CLAIM",
+        "auth",
+        _text,
+        "roles",
+        "a claim name",
+        ("auth", "jwt", "roles_claim"),
+    ),
+    Option(
+        "CODEAI_JWT_ACCESS_TTL",
+        "auth",
+        parse_duration,
+        "15m",
+        _DURATION_WORDS,
+        ("auth", "jwt", "access_ttl"),
+    ),
+    Option(
+        "CODEAI_JWT_REFRESH_TTL",
+        "auth",
+        parse_duration,
+        "24h",
+        _DURATION_WORDS,
+        ("auth", "jwt", "refresh_ttl"),
+    ),
+    # Metrics
+    Option(
+        "CODEAI_METRICS_ENABLED",
+        "metrics",
+        _parse_bool,
+        "true",
+        "true or false",
+        ("metrics", "enabled"),
+    ),
+    Option(
+        "CODEAI_METRICS_NAMESPACE",
+        "metrics",
+        _text,
+        "codeai",
+        "a metric name prefix",
+        ("metrics", "namespace"),
+    ),
+    Option(
+        "CODEAI_METRICS_PATH",
+        "metrics",
+        _path,
+        "/metrics",
+        "a path starting with /",
+        ("metrics", "path"),
+    ),
+    Option(
+        "CODEAI_METRICS_PROCESS",
+        "metrics",
+        _parse_bool,
+        "true",
+        "true or false",
+        ("metrics", "process"),
+    ),
+    Option(
+        "CODEAI_METRICS_RUNTIME",
+        "metrics",
+        _parse_bool,
+        "true",
+        "true or false",
+        ("metrics", "runtime"),
+    ),
+    # Logging
+    Option(
+        "CODEAI_LOG_LEVEL",
+        "logging",
+        _choice("debug", "info", "warn", "error"),
+        "info",
+        "debug, info, warn or error",
+        ("logging", "level"),
+    ),
+    Option(
+        "CODEAI_LOG_FORMAT",
+        "logging",
+        _choice("json", "text"),
+        "json",
+        "json or text",
+        ("logging", "format"),
+    ),
+    # CORS
+    Option(
+        "CODEAI_CORS_ALLOWED_ORIGINS",
+        "cors",
+        _csv,
+        None,
+        "comma-separated origins",
+        ("cors", "allowed_origins"),
+    ),
+    Option(
+        "CODEAI_CORS_ALLOWED_METHODS",
+        "cors",
+        _csv,
+        "GET,POST,PUT,PATCH,DELETE,OPTIONS",
+        "comma-separated HTTP methods",
+        ("cors", "allowed_methods"),
+    ),
+    Option(
+        "CODEAI_CORS_ALLOWED_HEADERS",
+        "cors",
+        _csv,
+        "Authorization,Content-Type",
+        "comma-separated header names",
+        ("cors", "allowed_headers"),
+    ),
+    Option(
+        "CODEAI_CORS_MAX_AGE",
+        "cors",
+        _COUNT,
+        "86400",
+        "a whole number of seconds",
+        ("cors", "max_age"),
+    ),
+    # Executions
+    Option(
+        "CODEAI_CELERY_BROKER_URL",
+        "executions",
+        _text,
+        None,
+        "a broker URL such as redis://… or amqp://…",
+        ("executions", "broker_url"),
+        secret=True,
+    ),
+    Option(
+        "CODEAI_EXEC_ENABLED",
+        "executions",
+        _parse_bool,
+        "true",
+        "true or false",
+        ("executions", "enabled"),
+    ),
+    Option(
+        "CODEAI_EXEC_TIMEOUT",
+        "executions",
+        parse_duration,
+        "300s",
+        _DURATION_WORDS,
+        ("executions", "timeout"),
+    ),
+    Option(
+        "CODEAI_EXEC_IDLE_TIMEOUT",
+        "executions",
+        parse_duration,
+        "120s",
+        _DURATION_WORDS,
+        ("executions", "idle_timeout"),
+    ),
+    Option(
+        "CODEAI_EXEC_MAX_OUTPUT_BYTES",
+        "executions",
+        _POSITIVE,
+        "1048576",
+        "a positive number of bytes",
+        ("executions", "max_output_bytes"),
+    ),
+    Option(
+        "CODEAI_EXEC_HEARTBEAT_GRACE",
+        "executions",
+        parse_duration,
+        "60s",
+        _DURATION_WORDS,
+        ("executions", "heartbeat_grace"),
+    ),
+)
+
+OPTIONS_BY_ENV = {option.env: option for option in OPTIONS}
+SECRET_FILE_VARIABLES = tuple(f"{option.env}_FILE" for option in OPTIONS if option.secret)
+GROUPS = tuple(dict.fromkeys(option.group for option in OPTIONS))
+
+
+@dataclass
+class Settings:
+    """Parsed values keyed by variable name, plus where each came from."""
+
+    values: dict[str, Any]
+    sources: dict[str, str]
+
+    def __getitem__(self, env: str) -> Any:
+        return self.values[env]
+
+    def explicitly_set(self, prefix: str) -> bool:
+        """True when any variable with this prefix was given rather than defaulted."""
+        return any(
+            source != "default" and env.startswith(prefix) for env, source in self.sources.items()
+        )
+
+    def masked(self) -> dict[str, dict[str, Any]]:
+        """Values grouped like the guide's tables, every secret that is set shown as ****."""
+        grouped: dict[str, dict[str, Any]] = {group: {} for group in GROUPS}
+        for option in OPTIONS:
+            value = self.values[option.env]
+            if option.secret and value:
+                value = MASK
+            elif isinstance(value, str) and "://" in value:
+                value = mask_url_password(value)
+            grouped[option.group][option.env] = value
+        return grouped
+
+
+def mask_url_password(url: str) -> str:
+    """Hide the password of ``scheme://user:password@host`` URLs."""
+    return re.sub(r"(://[^:/@]*:)[^@/]*@", rf"\1{MASK}@", url)
+
+
+def _yaml_lookup(document: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    node: Any = document
+    for key in path:
+        if not isinstance(node, Mapping) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def _yaml_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(str(item) for item in value)
+    return str(value)
+
+
+def _read_yaml(path: Path, problems: list[str]) -> Mapping[str, Any]:
+    try:
+        with path.open(encoding="utf-8") as handle:
+            document = yaml.safe_load(handle)
+    except FileNotFoundError:
+        return {}
+    except (OSError, yaml.YAMLError) as exc:
+        problems.append(f"{path}: cannot be read as YAML ({exc.__class__.__name__})")
+        return {}
+    if document is None:
+        return {}
+    if not isinstance(document, Mapping):
+        problems.append(f"{path}: must be a YAML mapping like the guide's example")
+        return {}
+    return document
+
+
+def load(
+    environ: Mapping[str, str] | None = None,
+    *,
+    yaml_files: Iterable[Path] | None = None,
+) -> Settings:
+    """Read every option; raise ConfigError listing every malformed value."""
+    environ = os.environ if environ is None else environ
+    if yaml_files is None:
+        yaml_files = (HOME_CONFIG.expanduser(), SYSTEM_CONFIG)
+    problems: list[str] = []
+    documents = [(path, _read_yaml(path, problems)) for path in yaml_files]
+
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for option in OPTIONS:
+        raw, source = _raw_value(option, environ, documents, problems)
+        if raw is None:
+            values[option.env], sources[option.env] = None, "default"
+            continue
+        try:
+            values[option.env] = option.parse(raw)
+        except ValueError:
+            shown = MASK if option.secret else raw
+            problems.append(
+                f"{option.env}={shown!r} ({source}) is not valid: expected {option.accepted}"
+            )
+            values[option.env] = None
+        sources[option.env] = source
+    if problems:
+        raise ConfigError(problems)
+    return Settings(values, sources)
+
+
+def _raw_value(
+    option: Option,
+    environ: Mapping[str, str],
+    documents: list[tuple[Path, Mapping[str, Any]]],
+    problems: list[str],
+) -> tuple[str | None, str]:
+    if option.env in environ:
+        return environ[option.env], "env"
+    file_variable = f"{option.env}_FILE"
+    if option.secret and environ.get(file_variable):
+        try:
+            return Path(environ[file_variable]).read_text(encoding="utf-8").strip(), "file"
+        except OSError as exc:
+            problems.append(
+                f"{file_variable}: cannot read {environ[file_variable]!r} ({exc.strerror})"
+            )
+            return None, "file"
+    for path, document in documents:
+        found = _yaml_lookup(document, option.yaml_path)
+        if found is not None:
+            return _yaml_text(found), f"yaml:{path}"
+    return option.default, "default"
+
+
+def build_info(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Version facts baked in at image build time (Dockerfile build args), else dev/unknown."""
+    environ = os.environ if environ is None else environ
+    return {
+        "version": environ.get("CODEAI_VERSION") or "dev",
+        "buildDate": environ.get("CODEAI_BUILD_DATE") or "unknown",
+        "gitCommit": environ.get("CODEAI_GIT_COMMIT") or "unknown",
+    }

@@ -1,0 +1,337 @@
+"""Django settings for CodeAI, driven by the CODEAI_* variables of the deployment guide.
+
+All parsing and validation lives in ``codeai.conf``; this module only maps the parsed
+values onto Django, DRF, Celery and the libraries around them.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+
+from codeai import conf
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# A .env file in the working directory is honoured like real environment variables
+# (real ones win), which is what operators of django-environ projects expect.
+environ.Env.read_env(Path.cwd() / ".env", overwrite=False)
+
+CODEAI = conf.load()
+
+DATA_DIR = Path(CODEAI["CODEAI_DATA_DIR"]).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _secret_key() -> str:
+    """The configured key, else one generated once and kept (mode 600) in the data folder."""
+    if CODEAI["CODEAI_SECRET_KEY"]:
+        return CODEAI["CODEAI_SECRET_KEY"]
+    key_file = DATA_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.touch(mode=0o600)
+        key_file.write_text(secrets.token_urlsafe(50), encoding="utf-8")
+    return key_file.read_text(encoding="utf-8").strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = CODEAI["CODEAI_DEBUG"]
+ALLOWED_HOSTS = list(CODEAI["CODEAI_ALLOWED_HOSTS"])
+if CODEAI["CODEAI_HOST"] not in ("0.0.0.0", "::", *ALLOWED_HOSTS):
+    ALLOWED_HOSTS.append(CODEAI["CODEAI_HOST"])
+
+CODEAI_VERSION = conf.build_info()["version"]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "rest_framework_simplejwt",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_prometheus",
+    "codeai",
+    "configs",
+    "deployments",
+    "executions",
+]
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+ROOT_URLCONF = "codeai.urls"
+WSGI_APPLICATION = "codeai.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------
+# No CODEAI_DB_* given: the embedded default, SQLite in the data folder. Any of them given
+# (environment or YAML): PostgreSQL through psycopg 3 and its connection pool.
+USE_POSTGRES = CODEAI.explicitly_set("CODEAI_DB_")
+if USE_POSTGRES:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django_prometheus.db.backends.postgresql",
+            "HOST": CODEAI["CODEAI_DB_HOST"],
+            "PORT": CODEAI["CODEAI_DB_PORT"],
+            "NAME": CODEAI["CODEAI_DB_NAME"],
+            "USER": CODEAI["CODEAI_DB_USER"],
+            "PASSWORD": CODEAI["CODEAI_DB_PASSWORD"] or "",
+            "CONN_MAX_AGE": 0,
+            "OPTIONS": {
+                "sslmode": CODEAI["CODEAI_DB_SSLMODE"],
+                "connect_timeout": 5,
+                "pool": {
+                    "min_size": min(
+                        CODEAI["CODEAI_DB_MAX_IDLE_CONNS"], CODEAI["CODEAI_DB_MAX_OPEN_CONNS"]
+                    ),
+                    "max_size": CODEAI["CODEAI_DB_MAX_OPEN_CONNS"],
+                    "max_lifetime": CODEAI["CODEAI_DB_CONN_MAX_LIFETIME"],
+                    "max_idle": 60.0,
+                    "timeout": 10.0,
+                },
+            },
+        }
+    }
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django_prometheus.db.backends.sqlite3",
+            "NAME": CODEAI["CODEAI_SQLITE_PATH"] or DATA_DIR / "codeai.sqlite3",
+            # Web and worker processes share the file: WAL lets readers run beside the one
+            # writer, and IMMEDIATE transactions queue writers instead of failing them.
+            "OPTIONS": {
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+            # A file, not memory, so a real worker process can open the test database too.
+            "TEST": {"NAME": DATA_DIR / "test-codeai.sqlite3"},
+        }
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache ----------------------------------------------------------------------------
+CACHE_TIMEOUT = CODEAI["CODEAI_CACHE_DEFAULT_TTL"]
+if CODEAI["CODEAI_CACHE_TYPE"] == "redis":
+    if not CODEAI["CODEAI_REDIS_URL"]:
+        raise conf.ConfigError(
+            [
+                "CODEAI_REDIS_URL is required when CODEAI_CACHE_TYPE=redis (e.g. redis://localhost:6379)"
+            ]
+        )
+    if CODEAI["CODEAI_REDIS_CLUSTER_MODE"]:
+        raise conf.ConfigError(
+            ["CODEAI_REDIS_CLUSTER_MODE=true is not supported: point CODEAI_REDIS_URL at one node"]
+        )
+    CACHES = {
+        "default": {
+            "BACKEND": "django_prometheus.cache.backends.redis.RedisCache",
+            "LOCATION": CODEAI["CODEAI_REDIS_URL"],
+            "KEY_PREFIX": CODEAI["CODEAI_CACHE_PREFIX"],
+            "TIMEOUT": CACHE_TIMEOUT,
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                "PASSWORD": CODEAI["CODEAI_REDIS_PASSWORD"],
+                "DB": CODEAI["CODEAI_REDIS_DB"],
+                "SOCKET_CONNECT_TIMEOUT": 2,
+                "SOCKET_TIMEOUT": 2,
+                "CONNECTION_POOL_KWARGS": {"max_connections": CODEAI["CODEAI_REDIS_POOL_SIZE"]},
+            },
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_prometheus.cache.backends.locmem.LocMemCache",
+            "LOCATION": "codeai",
+            "KEY_PREFIX": CODEAI["CODEAI_CACHE_PREFIX"],
+            "TIMEOUT": CACHE_TIMEOUT,
+        }
+    }
+
+# --- Passwords, i18n, static files ----------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = (
+    [BASE_DIR / "codeai" / "static"] if (BASE_DIR / "codeai" / "static").is_dir() else []
+)
+# Hashed, compressed files once collectstatic ran (images, run script); else straight from the
+# finders, so tests and a bare checkout render pages without a collect step.
+STATIC_COLLECTED = (STATIC_ROOT / "staticfiles.json").exists()
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if STATIC_COLLECTED and not DEBUG
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_USE_FINDERS = not STATIC_COLLECTED
+WHITENOISE_MANIFEST_STRICT = False
+
+# --- Security: production-grade unless debugging ---------------------------------------
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_AGE = 8 * 3600
+# TLS usually ends at a proxy or ingress: trust its X-Forwarded-Proto, and keep the probes
+# and scrapes, which come over plain HTTP from inside the cluster, out of the redirect.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = CODEAI["CODEAI_SECURE_SSL_REDIRECT"]
+SECURE_REDIRECT_EXEMPT = [r"^health", r"^ready", r"^live", r"^" + CODEAI["CODEAI_METRICS_PATH"][1:]]
+SECURE_HSTS_SECONDS = CODEAI["CODEAI_SECURE_HSTS_SECONDS"]
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
+CSRF_TRUSTED_ORIGINS = [
+    f"{scheme}://{host}" for host in ALLOWED_HOSTS if host != "*" for scheme in ("http", "https")
+]
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# --- CORS (django-cors-headers) ---------------------------------------------------------
+CORS_ALLOWED_ORIGINS = [o for o in CODEAI["CODEAI_CORS_ALLOWED_ORIGINS"] or [] if o != "*"]
+CORS_ALLOW_ALL_ORIGINS = "*" in (CODEAI["CODEAI_CORS_ALLOWED_ORIGINS"] or [])
+CORS_ALLOW_METHODS = [m.upper() for m in CODEAI["CODEAI_CORS_ALLOWED_METHODS"]]
+CORS_ALLOW_HEADERS = [h.lower() for h in CODEAI["CODEAI_CORS_ALLOWED_HEADERS"]]
+CORS_PREFLIGHT_MAX_AGE = CODEAI["CODEAI_CORS_MAX_AGE"]
+CORS_URLS_REGEX = r"^/api/.*$"
+
+# --- REST framework and JWT ------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.SearchFilter",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(seconds=CODEAI["CODEAI_JWT_ACCESS_TTL"]),
+    "REFRESH_TOKEN_LIFETIME": timedelta(seconds=CODEAI["CODEAI_JWT_REFRESH_TTL"]),
+    "ALGORITHM": "HS256",
+    "SIGNING_KEY": CODEAI["CODEAI_JWT_SECRET"] or SECRET_KEY,
+    "ISSUER": CODEAI["CODEAI_JWT_ISSUER"],
+    "AUDIENCE": CODEAI["CODEAI_JWT_AUDIENCE"],
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "UPDATE_LAST_LOGIN": True,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "CodeAI API",
+    "DESCRIPTION": "Store CodeAI DSL configs, deploy them and run executions.",
+    "VERSION": CODEAI_VERSION,
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- Celery and executions ------------------------------------------------------------
+# A broker URL, else the Redis of the cache, else kombu's filesystem transport under the
+# data folder: a real worker process with no broker server, for the embedded default.
+BROKER_FOLDER = DATA_DIR / "broker"
+if CODEAI["CODEAI_CELERY_BROKER_URL"]:
+    CELERY_BROKER_URL = CODEAI["CODEAI_CELERY_BROKER_URL"]
+elif CODEAI["CODEAI_REDIS_URL"]:
+    CELERY_BROKER_URL = CODEAI["CODEAI_REDIS_URL"]
+else:
+    CELERY_BROKER_URL = "filesystem://"
+    for _folder in ("out", "processed"):
+        (BROKER_FOLDER / _folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_FOLDER / "out"),
+        "data_folder_out": str(BROKER_FOLDER / "out"),
+        "processed_folder": str(BROKER_FOLDER / "processed"),
+        "store_processed": False,
+    }
+
+EXEC_ENABLED = CODEAI["CODEAI_EXEC_ENABLED"]
+EXEC_TIMEOUT = CODEAI["CODEAI_EXEC_TIMEOUT"]
+EXEC_IDLE_TIMEOUT = CODEAI["CODEAI_EXEC_IDLE_TIMEOUT"]
+EXEC_MAX_OUTPUT_BYTES = CODEAI["CODEAI_EXEC_MAX_OUTPUT_BYTES"]
+EXEC_HEARTBEAT_GRACE = CODEAI["CODEAI_EXEC_HEARTBEAT_GRACE"]
+
+# --- Metrics --------------------------------------------------------------------------
+METRICS_ENABLED = CODEAI["CODEAI_METRICS_ENABLED"]
+METRICS_NAMESPACE = CODEAI["CODEAI_METRICS_NAMESPACE"]
+METRICS_PATH = CODEAI["CODEAI_METRICS_PATH"]
+METRICS_PROCESS = CODEAI["CODEAI_METRICS_PROCESS"]
+METRICS_RUNTIME = CODEAI["CODEAI_METRICS_RUNTIME"]
+
+# --- Logging --------------------------------------------------------------------------
+LOG_LEVEL = {"warn": "WARNING"}.get(CODEAI["CODEAI_LOG_LEVEL"], CODEAI["CODEAI_LOG_LEVEL"].upper())
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "json": {"()": "codeai.logging.JSONFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)-7s %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": CODEAI["CODEAI_LOG_FORMAT"]},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+    },
+}

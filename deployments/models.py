@@ -1,0 +1,48 @@
+"""Deployments: a named pointer at a config, whose status follows its executions."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+
+class DeploymentStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    STOPPED = "stopped", "Stopped"
+    FAILED = "failed", "Failed"
+    COMPLETE = "complete", "Complete"
+
+
+class Deployment(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=255, unique=True)
+    config = models.ForeignKey(
+        "configs.Config",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="deployments",
+    )
+    status = models.CharField(
+        max_length=16,
+        choices=DeploymentStatus.choices,
+        default=DeploymentStatus.PENDING,
+        db_index=True,
+        editable=False,
+    )
+    timeout_seconds = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Overall time limit for one execution; capped by CODEAI_EXEC_TIMEOUT.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["-created_at"], name="deployment_created_idx")]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,81 @@
+"""Executions: one run of a deployment's config, with the text it ran and what happened."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class ExecutionStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    TIMED_OUT = "timed_out", "Timed out"
+    CANCELLED = "cancelled", "Cancelled"
+
+    @classmethod
+    def active(cls) -> tuple[str, ...]:
+        return (cls.QUEUED, cls.RUNNING)
+
+    @classmethod
+    def terminal(cls) -> tuple[str, ...]:
+        return (cls.SUCCEEDED, cls.FAILED, cls.TIMED_OUT, cls.CANCELLED)
+
+
+class Execution(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    deployment = models.ForeignKey(
+        "deployments.Deployment", on_delete=models.CASCADE, related_name="executions"
+    )
+    command = models.CharField(max_length=64, default="execute")
+    status = models.CharField(
+        max_length=16,
+        choices=ExecutionStatus.choices,
+        default=ExecutionStatus.QUEUED,
+        db_index=True,
+    )
+    config_snapshot = models.TextField(blank=True, help_text="The config text this run used.")
+    variables = models.JSONField(default=dict, blank=True)
+    output = models.TextField(blank=True, default="")
+    output_truncated = models.BooleanField(default=False)
+    exit_code = models.IntegerField(null=True, blank=True)
+    explanation = models.TextField(blank=True, default="")
+    steps = models.JSONField(default=list, blank=True)
+    triggered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="executions",
+    )
+    triggered_by_name = models.CharField(
+        max_length=255, blank=True, help_text="Username, kept for outside identities too."
+    )
+    request_id = models.CharField(max_length=64, blank=True)
+    worker = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested_by = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["-created_at"], name="execution_created_idx"),
+            models.Index(fields=["deployment", "-created_at"], name="execution_deployment_idx"),
+            models.Index(fields=["status", "heartbeat_at"], name="execution_sweep_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.deployment_id} {self.command} ({self.status})"
+
+    @property
+    def duration_ms(self) -> int | None:
+        if self.started_at is None or self.completed_at is None:
+            return None
+        return int((self.completed_at - self.started_at).total_seconds() * 1000)

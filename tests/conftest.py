@@ -1,0 +1,55 @@
+"""Shared fixtures. Real services only: tests needing PostgreSQL, Redis or a broker use
+``require_service``, which skips when one is missing locally and fails in CI."""
+
+from __future__ import annotations
+
+import os
+import socket
+from urllib.parse import urlparse
+
+import pytest
+from django.conf import settings
+
+REQUIRE_SERVICES = os.environ.get("CODEAI_TEST_REQUIRE_SERVICES") == "1"
+
+SERVICE_ADDRESSES = {
+    "postgres": ("127.0.0.1", 5432),
+    "redis": ("127.0.0.1", 6379),
+    "rabbitmq": ("127.0.0.1", 5672),
+}
+
+
+def service_reachable(name: str) -> bool:
+    try:
+        socket.create_connection(SERVICE_ADDRESSES[name], timeout=2).close()
+    except OSError:
+        return False
+    return True
+
+
+def require_service(name: str) -> None:
+    """Skip (locally) or fail (CI) when a real service this test needs is not there."""
+    if service_reachable(name):
+        return
+    message = f"{name} is not reachable at {SERVICE_ADDRESSES[name][0]}:{SERVICE_ADDRESSES[name][1]}"
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{message} and CODEAI_TEST_REQUIRE_SERVICES=1")
+    pytest.skip(message)
+
+
+def uses_postgres() -> bool:
+    return settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+
+
+def uses_redis_cache() -> bool:
+    return "redis" in settings.CACHES["default"]["BACKEND"].lower()
+
+
+def broker_host() -> tuple[str, int] | None:
+    url = urlparse(settings.CELERY_BROKER_URL)
+    return (url.hostname, url.port) if url.hostname else None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Hashing with PBKDF2 costs ~0.3 s a user; tests create many users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
