@@ -31,7 +31,8 @@ def require_service(name: str) -> None:
     """Skip (locally) or fail (CI) when a real service this test needs is not there."""
     if service_reachable(name):
         return
-    message = f"{name} is not reachable at {SERVICE_ADDRESSES[name][0]}:{SERVICE_ADDRESSES[name][1]}"
+    host, port = SERVICE_ADDRESSES[name]
+    message = f"{name} is not reachable at {host}:{port}"
     if REQUIRE_SERVICES:
         pytest.fail(f"{message} and CODEAI_TEST_REQUIRE_SERVICES=1")
     pytest.skip(message)
