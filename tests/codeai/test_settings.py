@@ -1,0 +1,106 @@
+"""How the parsed variables map onto Django: engines switched by the guide's variables."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PROBE = """
+import json, django
+django.setup()
+from django.conf import settings as s
+db = s.DATABASES["default"]
+print(json.dumps({
+    "engine": db["ENGINE"], "name": str(db["NAME"]), "options": db.get("OPTIONS", {}),
+    "cache": s.CACHES["default"]["BACKEND"], "cache_location": s.CACHES["default"].get("LOCATION"),
+    "broker": s.CELERY_BROKER_URL, "debug": s.DEBUG, "session_secure": s.SESSION_COOKIE_SECURE,
+}, default=str))
+"""
+
+
+def effective(tmp_path: Path, **env: str) -> dict:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CODEAI_")}
+    clean.update({"CODEAI_DATA_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "codeai.settings"})
+    clean.update(env)
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return json.loads(result.stdout)
+
+
+def test_embedded_default_is_sqlite_memory_cache_and_filesystem_broker(tmp_path):
+    seen = effective(tmp_path)
+    assert seen["engine"].endswith("sqlite3")
+    assert seen["name"] == str(tmp_path / "codeai.sqlite3")
+    assert seen["cache"].endswith("LocMemCache")
+    assert seen["broker"] == "filesystem://"
+    assert seen["debug"] is False
+    assert seen["session_secure"] is True
+
+
+def test_any_db_variable_switches_to_postgresql_with_the_guides_pool(tmp_path):
+    seen = effective(
+        tmp_path,
+        CODEAI_DB_HOST="db.example.com",
+        CODEAI_DB_MAX_OPEN_CONNS="40",
+        CODEAI_DB_MAX_IDLE_CONNS="7",
+        CODEAI_DB_CONN_MAX_LIFETIME="3m",
+        CODEAI_DB_SSLMODE="require",
+    )
+    assert seen["engine"].endswith("postgresql")
+    assert seen["name"] == "codeai"
+    assert seen["options"]["sslmode"] == "require"
+    assert seen["options"]["pool"]["max_size"] == 40
+    assert seen["options"]["pool"]["min_size"] == 7
+    assert seen["options"]["pool"]["max_lifetime"] == 180
+
+
+def test_db_name_alone_also_means_postgresql(tmp_path):
+    assert effective(tmp_path, CODEAI_DB_NAME="other")["engine"].endswith("postgresql")
+
+
+def test_redis_cache_type_uses_django_redis_and_its_url_as_broker(tmp_path):
+    seen = effective(
+        tmp_path, CODEAI_CACHE_TYPE="redis", CODEAI_REDIS_URL="redis://cache.example:6379"
+    )
+    assert "redis" in seen["cache"].lower()
+    assert seen["cache_location"] == "redis://cache.example:6379"
+    assert seen["broker"] == "redis://cache.example:6379"
+
+
+def test_broker_url_wins_over_redis_url(tmp_path):
+    seen = effective(
+        tmp_path,
+        CODEAI_REDIS_URL="redis://cache.example:6379",
+        CODEAI_CELERY_BROKER_URL="amqp://guest:guest@mq.example:5672//",
+    )
+    assert seen["broker"].startswith("amqp://")
+
+
+def test_redis_cache_without_url_is_a_clear_error(tmp_path):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CODEAI_")}
+    clean.update({"CODEAI_DATA_DIR": str(tmp_path), "CODEAI_CACHE_TYPE": "redis"})
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "configuration error: CODEAI_REDIS_URL is required when CODEAI_CACHE_TYPE=redis"
+        " (e.g. redis://localhost:6379)"
+    )
