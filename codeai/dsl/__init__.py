@@ -1,0 +1,27 @@
+"""The CodeAI DSL as a pure-Python library (no Django): parse, validate, serialise, run.
+
+See /work/shared/spec/dsl.md for the language and the deliberate changes from Go.
+"""
+
+from codeai.dsl.ast import Program
+from codeai.dsl.check import CheckResult, check
+from codeai.dsl.errors import Diagnostic, DSLError, DSLRuntimeError, DSLSyntaxError
+from codeai.dsl.interpreter import RunResult, run
+from codeai.dsl.parser import parse
+from codeai.dsl.serialize import to_json
+from codeai.dsl.validator import validate
+
+__all__ = [
+    "CheckResult",
+    "DSLError",
+    "DSLRuntimeError",
+    "DSLSyntaxError",
+    "Diagnostic",
+    "Program",
+    "RunResult",
+    "check",
+    "parse",
+    "run",
+    "to_json",
+    "validate",
+]

@@ -1,0 +1,559 @@
+"""Text -> syntax tree: the lark grammar plus a transformer that builds ``ast`` nodes."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from functools import cache
+from pathlib import Path
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+
+from codeai.dsl import ast
+from codeai.dsl.errors import DSLSyntaxError
+from codeai.dsl.syntax_messages import describe_unexpected_token
+
+MAX_SOURCE_CHARS = 5_000_000
+# Blocks and expressions may each nest this deep; it keeps every recursive walker
+# (validator, interpreter, to_json) far below Python's recursion limit.
+MAX_NESTING = 64
+
+_ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r"}
+_ESCAPE_RE = re.compile(r"\\(.)", re.DOTALL)
+# What can hide a brace from the nesting count: strings, comments and exec text.
+_BRACE_SCAN_RE = re.compile(
+    r'"[^"\\]*(?:\\.[^"\\]*)*"|//[^\n]*|/\*[^*]*\*+(?:[^/*][^*]*\*+)*/|exec\s*\{[^}]*\}|[{}]'
+)
+
+
+def _decode_string(token: Token) -> str:
+    """Strip the quotes and decode \\" \\\\ \\n \\t \\r (dsl.md change 5); keep other pairs."""
+    body = token[1:-1]
+    if "\\" not in body:
+        return body
+    return _ESCAPE_RE.sub(lambda m: _ESCAPES.get(m.group(1), m.group(0)), body)
+
+
+def _at(token: Token) -> dict[str, int]:
+    return {"line": token.line, "column": token.column}
+
+
+def _node_at(node: ast.Node) -> dict[str, int]:
+    return {"line": node.line, "column": node.column}
+
+
+def _syntax_error(message: str, token: Token) -> DSLSyntaxError:
+    return DSLSyntaxError(message, token.line, token.column)
+
+
+def _whole_number(token: Token) -> int:
+    """Counts in the grammar are Go ints: ``5.0`` is not one (reference §3)."""
+    if not token.isdigit():
+        raise _syntax_error(f"expected a whole number, found '{token}'", token)
+    return int(token)
+
+
+def _nesting(*children: ast.Expression) -> int:
+    depth = 1 + max((getattr(child, "nesting", 1) for child in children), default=0)
+    if depth > MAX_NESTING:
+        first = children[0]
+        raise DSLSyntaxError(
+            f"expression nested too deeply (more than {MAX_NESTING} levels)",
+            first.line,
+            first.column,
+        )
+    return depth
+
+
+def _keyword_values(children: tuple) -> dict[str, object]:
+    """Map each keyword token of an ``X value`` clause list to the child that follows it."""
+    values: dict[str, object] = {}
+    for keyword, value in itertools.pairwise(children):
+        if isinstance(keyword, Token) and keyword.type.isupper() and keyword.type != "STRING":
+            values.setdefault(keyword.type, value)
+    return values
+
+
+def _string_values(children: tuple) -> dict[str, str]:
+    """Like ``_keyword_values`` but only for string-valued clauses, decoded."""
+    return {
+        key: _decode_string(value)
+        for key, value in _keyword_values(children).items()
+        if isinstance(value, Token) and value.type == "STRING"
+    }
+
+
+def _property_map(properties) -> dict[str, ast.Expression]:
+    # Later duplicate keys win, as in Go (reference §3.1).
+    return {key: value for key, value in properties}
+
+
+@v_args(inline=True)
+class _TreeBuilder(Transformer):
+    """Called by the LALR parser on every reduction; returns ``ast`` nodes."""
+
+    # -------------------------------------------------------------------------- scripting
+
+    def start(self, *statements):
+        return list(statements)
+
+    def name(self, token):
+        return token
+
+    def block(self, lbrace, *statements):
+        return ast.Block(list(statements), **_at(lbrace))
+
+    def var_decl(self, keyword, name, value):
+        return ast.VarDecl(str(name), value, **_at(keyword))
+
+    def assignment(self, name, value):
+        return ast.Assignment(str(name), value, **_at(name))
+
+    def if_stmt(self, keyword, condition, then, *rest):
+        else_block = None
+        if rest:
+            alternative = rest[1]
+            if isinstance(alternative, ast.IfStmt):  # "else if" is an else block holding an if
+                else_block = ast.Block([alternative], **_node_at(alternative))
+            elif alternative.statements:  # an empty else block is no else (Go)
+                else_block = alternative
+        return ast.IfStmt(condition, then, else_block, **_at(keyword))
+
+    def for_loop(self, keyword, variable, _in, iterable, body):
+        return ast.ForLoop(str(variable), iterable, body, **_at(keyword))
+
+    def function_decl(self, keyword, name, *rest):
+        *params, body = rest
+        parameters = [ast.Parameter(str(param), **_at(param)) for param in params]
+        return ast.FunctionDecl(str(name), parameters, body, **_at(keyword))
+
+    def exec_block(self, token):
+        command = token[token.index("{") + 1 : -1].strip()
+        return ast.ExecBlock(command, **_at(token))
+
+    # ------------------------------------------------------------------------ expressions
+
+    def string(self, token):
+        return ast.StringLiteral(_decode_string(token), **_at(token))
+
+    def number(self, token):
+        return ast.NumberLiteral(float(token), **_at(token))
+
+    def true(self, token):
+        return ast.BoolLiteral(True, **_at(token))
+
+    def false(self, token):
+        return ast.BoolLiteral(False, **_at(token))
+
+    def identifier(self, token):
+        return ast.Identifier(str(token), **_at(token))
+
+    def array(self, lsqb, *elements):
+        return ast.ArrayLiteral(list(elements), nesting=_nesting(*elements), **_at(lsqb))
+
+    def call(self, name, *args):
+        return ast.FunctionCall(str(name), list(args), nesting=_nesting(*args), **_at(name))
+
+    def binary(self, left, operator, right):
+        return ast.BinaryExpr(
+            left, str(operator), right, nesting=_nesting(left, right), **_node_at(left)
+        )
+
+    def unary(self, operator, operand):
+        return ast.UnaryExpr(str(operator), operand, nesting=_nesting(operand), **_at(operator))
+
+    # ----------------------------------------------------------------------------- config
+
+    def property(self, key, value):
+        return (str(key), value)
+
+    def config_decl(self, keyword, *properties):
+        props = _property_map(properties)
+
+        def string_property(key: str) -> str | None:
+            value = props.get(key)
+            return value.value if isinstance(value, ast.StringLiteral) else None
+
+        database_type = string_property("database_type")
+        return ast.ConfigDecl(
+            database_type if database_type in ("postgres", "mongodb") else "postgres",
+            string_property("mongodb_uri") or "",
+            string_property("mongodb_database") or "",
+            props,
+            **_at(keyword),
+        )
+
+    # --------------------------------------------------------------------------- database
+
+    def database_block(self, keyword, db_type, *declarations):
+        return ast.DatabaseBlock(str(db_type), list(declarations), **_at(keyword))
+
+    def description(self, keyword, text):
+        return ast.StringLiteral(_decode_string(text), **_at(keyword))
+
+    def model_decl(self, keyword, name, *items):
+        description, fields, indexes = _split_members(items, ast.FieldDecl)
+        return ast.ModelDecl(str(name), description, fields, indexes, **_at(keyword))
+
+    def field_decl(self, name, field_type, *modifiers):
+        return ast.FieldDecl(str(name), field_type, list(modifiers), **_at(name))
+
+    def type_ref(self, name, *params):
+        return ast.TypeRef(str(name), list(params), **_at(name))
+
+    def modifier(self, name, value=None):
+        return ast.Modifier(str(name), value, **_at(name))
+
+    def index_decl(self, keyword, *rest):
+        fields = [str(t) for t in rest if t.type == "NAME"]
+        unique = any(t.type == "UNIQUE" for t in rest)
+        return ast.IndexDecl(fields, unique, **_at(keyword))
+
+    def collection_decl(self, keyword, name, *items):
+        description, fields, index_blocks = _split_members(items, ast.MongoFieldDecl)
+        # Go keeps Indexes null without an "indexes { }" block; a second block adds to it.
+        indexes = [index for block in index_blocks for index in block] if index_blocks else None
+        return ast.CollectionDecl(str(name), description, fields, indexes, **_at(keyword))
+
+    def mongo_field(self, name, field_type, *modifiers):
+        return ast.MongoFieldDecl(str(name), field_type, list(modifiers), **_at(name))
+
+    def embedded_type(self, keyword, *fields):
+        doc = ast.EmbeddedDoc(list(fields), **_at(keyword))
+        return ast.MongoTypeRef("", None, doc, **_at(keyword))
+
+    def mongo_type(self, name, *params):
+        return ast.MongoTypeRef(str(name), [str(p) for p in params] or None, None, **_at(name))
+
+    def indexes_block(self, keyword, *indexes):
+        return list(indexes)
+
+    def mongo_index(self, keyword, *rest):
+        fields = [str(t) for t in rest if t.type == "NAME"]
+        unique = any(t.type == "UNIQUE" for t in rest)
+        kind = next((str(t) for t in rest if t.type in ("TEXT", "GEOSPATIAL")), "")
+        return ast.MongoIndexDecl(fields, unique, kind, **_at(keyword))
+
+    # --------------------------------------------------------------- auth, role, middleware
+
+    def auth_decl(self, keyword, name, _method, method, *clauses):
+        options = _string_values(clauses)
+        jwks = None
+        # Go builds JWKS only for jwt with a jwks_url; otherwise issuer/audience are dropped.
+        if str(method) == "jwt" and "JWKS_URL" in options:
+            jwks = ast.JWKSConfig(
+                options["JWKS_URL"],
+                options.get("ISSUER", ""),
+                options.get("AUDIENCE", ""),
+                **_at(clauses[0]),
+            )
+        return ast.AuthDecl(str(name), str(method), jwks, **_at(keyword))
+
+    def role_decl(self, keyword, name, _permissions, *permissions):
+        return ast.RoleDecl(str(name), [_decode_string(p) for p in permissions], **_at(keyword))
+
+    def middleware_decl(self, keyword, name, _type, middleware_type, *config):
+        properties = [child for child in config if isinstance(child, tuple)]
+        return ast.MiddlewareDecl(
+            str(name), str(middleware_type), _property_map(properties), **_at(keyword)
+        )
+
+    # ---------------------------------------------------------- events, integrations, hooks
+
+    def event_decl(self, keyword, *rest):
+        name = ".".join(str(t) for t in rest if isinstance(t, Token) and t.type == "NAME")
+        fields = [child for child in rest if isinstance(child, ast.EventField)]
+        schema_keyword = next(
+            (t for t in rest if isinstance(t, Token) and t.type == "SCHEMA"), None
+        )
+        schema = ast.EventSchema(fields, **_at(schema_keyword)) if schema_keyword else None
+        return ast.EventDecl(name, schema, **_at(keyword))
+
+    def event_field(self, name, field_type):
+        return ast.EventField(str(name), str(field_type), **_at(name))
+
+    def event_handler(self, keyword, event, _do, action, target, is_async=None):
+        return ast.EventHandlerDecl(
+            _decode_string(event),
+            str(action),
+            _decode_string(target),
+            is_async is not None,
+            **_at(keyword),
+        )
+
+    def integration_decl(self, keyword, name, _type, kind, *clauses):
+        options = _string_values(clauses)
+        auth = next((c for c in clauses if isinstance(c, ast.IntegrationAuth)), None)
+        breaker = next((c for c in clauses if isinstance(c, ast.CircuitBreakerConfig)), None)
+        return ast.IntegrationDecl(
+            str(name),
+            str(kind),
+            options["BASE_URL"],
+            auth,
+            options.get("TIMEOUT", ""),
+            breaker,
+            **_at(keyword),
+        )
+
+    def integration_auth(self, keyword, auth_type, *properties):
+        return ast.IntegrationAuth(str(auth_type), _property_map(properties), **_at(keyword))
+
+    def circuit_breaker(self, keyword, _threshold, threshold, _timeout, timeout, _max, maximum):
+        return ast.CircuitBreakerConfig(
+            _whole_number(threshold),
+            _decode_string(timeout),
+            _whole_number(maximum),
+            **_at(keyword),
+        )
+
+    def webhook_decl(self, keyword, name, _event, event, _url, url, _method, method, *extras):
+        headers = next((c for c in extras if isinstance(c, list)), None)
+        retry = next((c for c in extras if isinstance(c, ast.WebhookRetry)), None)
+        return ast.WebhookDecl(
+            str(name),
+            _decode_string(event),
+            _decode_string(url),
+            str(method),
+            headers,
+            retry,
+            **_at(keyword),
+        )
+
+    def webhook_headers(self, keyword, *headers):
+        return list(headers)
+
+    def webhook_header(self, key, value):
+        return ast.WebhookHeader(_decode_string(key), _decode_string(value), **_at(key))
+
+    def webhook_retry(self, keyword, count, _interval, interval, _backoff, backoff):
+        return ast.WebhookRetry(
+            _whole_number(count), _decode_string(interval), float(backoff), **_at(keyword)
+        )
+
+    # -------------------------------------------------------------------------- endpoints
+
+    def endpoint_decl(self, *children):
+        annotations = [child for child in children if isinstance(child, ast.Annotation)]
+        keyword_index = len(annotations)
+        keyword, method, path = children[keyword_index : keyword_index + 3]
+        clauses = children[keyword_index + 3 :]
+        single: dict[type, ast.Node] = {}
+        for clause in clauses:
+            if isinstance(clause, ast.MiddlewareRef):
+                continue
+            if type(clause) in single:
+                raise DSLSyntaxError(
+                    f"an endpoint takes one '{_CLAUSE_WORDS[type(clause)]}' clause; "
+                    f"this one repeats it",
+                    **_node_at(clause),
+                )
+            single[type(clause)] = clause
+        role = single.get(ast.StringLiteral)
+        handler = ast.Handler(
+            single.get(ast.RequestType),
+            single.get(ast.ResponseType),
+            single.get(ast.LogicBlock),
+            **_at(keyword),
+        )
+        first = annotations[0] if annotations else None
+        return ast.EndpointDecl(
+            str(method),
+            _decode_string(path),
+            handler,
+            [clause for clause in clauses if isinstance(clause, ast.MiddlewareRef)],
+            role.value if role else "",
+            annotations,
+            **(_node_at(first) if first else _at(keyword)),
+        )
+
+    def annotation(self, at, name, value=None):
+        return ast.Annotation(str(name), _decode_string(value) if value else "", **_at(at))
+
+    def endpoint_middleware(self, keyword, name):
+        return ast.MiddlewareRef(str(name), **_at(keyword))
+
+    def require_role(self, keyword, role):
+        return ast.StringLiteral(_decode_string(role), **_at(keyword))
+
+    def request(self, keyword, type_name, _from, source):
+        return ast.RequestType(str(type_name), str(source), **_at(keyword))
+
+    def response(self, keyword, type_name, _status, status):
+        # Go converts with strconv.Atoi and ignores the error: "200.5" becomes 0.
+        code = int(status) if status.isdigit() else 0
+        return ast.ResponseType(str(type_name), code, **_at(keyword))
+
+    def logic_block(self, keyword, *steps):
+        return ast.LogicBlock(list(steps), **_at(keyword))
+
+    def step_target(self, name):
+        return Token.new_borrow_pos("TARGET", str(name), name)
+
+    def logic_step(self, *children):
+        tokens = [c for c in children if isinstance(c, Token)]
+        target = tokens.pop(0) if tokens[0].type == "TARGET" else None
+        where = next((i for i, t in enumerate(tokens) if t.type == "WHERE"), None)
+        condition = _decode_string(tokens[where + 1]) if where is not None else ""
+        action, *args = tokens if where is None else tokens[:where]
+        return ast.LogicStep(
+            str(action),
+            str(target or ""),
+            [_decode_string(a) if a.type == "STRING" else str(a) for a in args],
+            condition,
+            [c for c in children if isinstance(c, ast.LogicOption)],
+            **_at(target or action),
+        )
+
+    def logic_option(self, keyword, key, value):
+        text = _decode_string(value) if value.type == "STRING" else str(value)
+        return ast.LogicOption(str(key), ast.StringLiteral(text, **_at(value)), **_at(keyword))
+
+    # ------------------------------------------------------------------ workflows and jobs
+
+    def workflow_decl(self, keyword, name, trigger, *rest):
+        options = _string_values(rest)
+        steps = [c for c in rest if isinstance(c, ast.WorkflowStep)]
+        retry = next((c for c in rest if isinstance(c, ast.RetryPolicy)), None)
+        return ast.WorkflowDecl(
+            str(name), trigger, steps or None, retry, options.get("TIMEOUT", ""), **_at(keyword)
+        )
+
+    def trigger(self, keyword, kind, value=None):
+        text = _decode_string(value) if value is not None else ""
+        return ast.Trigger(str(kind), text, **_at(keyword))
+
+    def parallel_step(self, keyword, *steps):
+        return ast.WorkflowStep("", "", None, "", True, list(steps), **_at(keyword))
+
+    def workflow_step(self, name, *rest):
+        options = _string_values(rest)
+        inputs = [c for c in rest if isinstance(c, ast.InputMapping)]
+        has_input = any(isinstance(c, Token) and c.type == "INPUT" for c in rest)
+        return ast.WorkflowStep(
+            str(name),
+            options.get("ACTIVITY", ""),
+            inputs if has_input and inputs else None,
+            options.get("IF", ""),
+            False,
+            None,
+            **_at(name),
+        )
+
+    def input_mapping(self, key, value):
+        return ast.InputMapping(str(key), _decode_string(value), **_at(key))
+
+    def retry_policy(self, keyword, *clauses):
+        values = _keyword_values(clauses)
+        attempts = values.get("MAX_ATTEMPTS")
+        interval = values.get("INITIAL_INTERVAL")
+        multiplier = values.get("BACKOFF_MULTIPLIER")
+        return ast.RetryPolicy(
+            _whole_number(attempts) if attempts is not None else 0,
+            _decode_string(interval) if interval is not None else "",
+            float(multiplier) if multiplier is not None else 0.0,
+            **_at(keyword),
+        )
+
+    def job_decl(self, keyword, name, *rest):
+        options = _string_values(rest)
+        retry = next((c for c in rest if isinstance(c, ast.RetryPolicy)), None)
+        return ast.JobDecl(
+            str(name),
+            options.get("SCHEDULE", ""),
+            options["TASK"],
+            options.get("QUEUE", ""),
+            retry,
+            **_at(keyword),
+        )
+
+
+_CLAUSE_WORDS = {
+    ast.StringLiteral: "require_role",
+    ast.RequestType: "request",
+    ast.ResponseType: "response",
+    ast.LogicBlock: "do",
+}
+
+
+def _split_members(items, field_type):
+    description = ""
+    fields, others = [], []
+    for item in items:
+        if isinstance(item, ast.StringLiteral):
+            description = item.value
+        elif isinstance(item, field_type):
+            fields.append(item)
+        else:
+            others.append(item)
+    return description, fields, others
+
+
+@cache
+def _lark() -> Lark:
+    grammar = (Path(__file__).with_name("grammar.lark")).read_text(encoding="utf-8")
+    return Lark(
+        grammar,
+        parser="lalr",
+        lexer="contextual",
+        transformer=_TreeBuilder(),
+        maybe_placeholders=False,
+    )
+
+
+def _check_brace_nesting(source: str) -> None:
+    depth = 0
+    for match in _BRACE_SCAN_RE.finditer(source):
+        brace = match.group()
+        if brace == "{":
+            depth += 1
+            if depth > MAX_NESTING:
+                line = source.count("\n", 0, match.start()) + 1
+                column = match.start() - (source.rfind("\n", 0, match.start()) + 1) + 1
+                raise DSLSyntaxError(
+                    f"blocks nested too deeply (more than {MAX_NESTING} levels)", line, column
+                )
+        elif brace == "}":
+            depth -= 1
+
+
+def _translate(error: UnexpectedInput, source: str) -> DSLSyntaxError:
+    if isinstance(error, UnexpectedCharacters):
+        char = source[error.pos_in_stream] if error.pos_in_stream < len(source) else ""
+        if char == '"':
+            message = "unterminated string: no closing '\"' before the end of the input"
+        elif source.startswith("/*", error.pos_in_stream):
+            message = "unterminated comment: no closing '*/'"
+        elif source.startswith("exec", error.pos_in_stream):
+            message = "an exec block needs a command between '{' and '}'"
+        else:
+            message = f"unexpected character {char!r}"
+        return DSLSyntaxError(message, error.line, error.column)
+    assert isinstance(error, UnexpectedToken)
+    message, line, column = describe_unexpected_token(error.token, error.expected, source)
+    return DSLSyntaxError(message, line, column)
+
+
+def parse(source: str, *, filename: str = "<config>") -> ast.Program:
+    """Parse a whole ``.cai`` text; raises ``DSLSyntaxError`` (never anything else)."""
+    try:
+        if len(source) > MAX_SOURCE_CHARS:
+            raise DSLSyntaxError(
+                f"input is too large ({len(source)} characters; the limit is {MAX_SOURCE_CHARS})",
+                1,
+                1,
+            )
+        _check_brace_nesting(source)
+        statements = _lark().parse(source)
+    except UnexpectedInput as error:
+        raise _with_context(_translate(error, source), source, filename) from None
+    except DSLSyntaxError as error:
+        raise _with_context(error, source, filename) from None
+    return ast.Program(statements, line=1, column=1, filename=filename)
+
+
+def _with_context(error: DSLSyntaxError, source: str, filename: str) -> DSLSyntaxError:
+    lines = source.split("\n")
+    error.source_line = lines[error.line - 1] if 0 < error.line <= len(lines) else ""
+    error.filename = filename
+    return error

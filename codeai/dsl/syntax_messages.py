@@ -1,0 +1,129 @@
+"""Turn lark's "unexpected token" into a sentence a person can act on.
+
+``3:9: expected an expression after '=', found end of line``
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+
+from lark import Token
+
+_EXPRESSION_START = {"STRING", "NUMBER", "TRUE", "FALSE", "LSQB", "LPAR", "MINUS", "BANG"}
+_STATEMENT_START = {"VAR", "IF", "FOR", "FUNCTION", "EXEC", "CONFIG", "DATABASE", "AT"}
+_WORDS = {
+    "NAME": "a name",
+    "STRING": "a string",
+    "NUMBER": "a number",
+    "FLOAT": "a decimal number such as 2.0",
+    "EXEC": "an exec block",
+    "$END": "end of input",
+}
+_PUNCTUATION = {
+    "LBRACE": "{",
+    "RBRACE": "}",
+    "LSQB": "[",
+    "RSQB": "]",
+    "LPAR": "(",
+    "RPAR": ")",
+    "COMMA": ",",
+    "COLON": ":",
+    "EQUAL": "=",
+    "DOT": ".",
+    "AT": "@",
+}
+# Scans a prefix of the source to find the token before the error (error path only).
+_TOKEN_RE = re.compile(
+    r'\s+|//[^\n]*|/\*[^*]*\*+(?:[^/*][^*]*\*+)*/|"[^"\\]*(?:\\.[^"\\]*)*"|exec\s*\{[^}]+\}'
+    r"|[A-Za-z_][A-Za-z0-9_]*|[0-9]+(?:\.[0-9]*)?|==|!=|<=|>=|&&|\|\||.",
+    re.DOTALL,
+)
+
+
+def _terminal_text(name: str) -> str:
+    if name in _WORDS:
+        return _WORDS[name]
+    if name in _PUNCTUATION:
+        return f"'{_PUNCTUATION[name]}'"
+    if name.isupper() and not name.startswith("__"):
+        return f"'{name.lower() if name not in _HTTP_METHODS else name}'"
+    return f"'{name}'"
+
+
+_HTTP_METHODS = {"GET", "POST", "PUT", "DELETE", "PATCH"}
+
+
+def expected_phrase(expected: Collection[str]) -> str:
+    names = set(expected)
+    if {"LPAR", "EQUAL"} < names and len(names) > 2:
+        # "(" and "=" only offer to read the keyword before as a variable name: noise here.
+        names -= {"LPAR", "EQUAL"}
+    parts: list[str] = []
+    if names >= _STATEMENT_START:
+        parts.append("a statement")
+        names -= _STATEMENT_START | {"NAME", "AT", "ENDPOINT", "WORKFLOW", "JOB", "AUTH", "ROLE"}
+        names -= {"MIDDLEWARE", "EVENT", "ON", "INTEGRATION", "WEBHOOK"}
+    if names >= _EXPRESSION_START:
+        parts.append("an expression")
+        names -= _EXPRESSION_START | {"NAME"}
+        names -= {"CONFIG", "DATABASE", "AUTH", "ROLE", "MIDDLEWARE", "EVENT", "ON"}
+        names -= {"INTEGRATION", "WEBHOOK", "ENDPOINT", "WORKFLOW", "JOB"}
+    if len(names) > 8:  # an operator position: everything could follow
+        parts.append("an operator")
+        if "NAME" in names:
+            parts.append("a name")
+        names = {n for n in names if n in ("RBRACE", "RPAR", "RSQB", "COMMA")}
+    parts.extend(sorted(_terminal_text(n) for n in names))
+    if not parts:
+        return "something else"
+    if len(parts) == 1:
+        return parts[0]
+    return ", ".join(parts[:-1]) + " or " + parts[-1]
+
+
+def _previous_token(source: str, end: int) -> tuple[str, int, int] | None:
+    """The last token that ends before ``end``: (text, line, column after it)."""
+    last = None
+    for match in _TOKEN_RE.finditer(source, 0, end):
+        text = match.group()
+        if not text.isspace() and not text.startswith(("//", "/*")):
+            last = match
+    if last is None:
+        return None
+    line = source.count("\n", 0, last.end()) + 1
+    column = last.end() - (source.rfind("\n", 0, last.end()) + 1) + 1
+    return last.group(), line, column
+
+
+def _found_phrase(token: Token) -> str:
+    if token.type == "$END":
+        return "end of input"
+    text = str(token)
+    if token.type == "STRING":
+        return f"the string {text if len(text) <= 30 else text[:27] + '...'}"
+    return f"'{text}'"
+
+
+def describe_unexpected_token(
+    token: Token, expected: Collection[str], source: str
+) -> tuple[str, int, int]:
+    """(message, line, column) for an unexpected token."""
+    at_end = token.type == "$END"
+    start = len(source) if at_end or token.start_pos is None else token.start_pos
+    previous = _previous_token(source, start)
+    wanted = expected_phrase(expected)
+    if previous is None:
+        line = 1 if at_end else token.line
+        column = 1 if at_end else token.column
+        return f"expected {wanted}, found {_found_phrase(token)}", line, column
+    text, prev_line, prev_end_column = previous
+    if text == "exec" and str(token) == "{":
+        return "an exec block needs a command between '{' and '}'", token.line, token.column
+    shown = text if len(text) <= 20 else text[:17] + "..."
+    after = f"after '{shown}'"
+    if at_end or token.line > prev_line:
+        # Nothing more on the line: point just past the last token, where the user must type.
+        found = "end of input" if at_end else "end of line"
+        return f"expected {wanted} {after}, found {found}", prev_line, prev_end_column
+    return f"expected {wanted} {after}, found {_found_phrase(token)}", token.line, token.column
