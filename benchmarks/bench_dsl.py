@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from codeai.dsl import parse, validate  # noqa: E402
+from codeai.dsl import parse, validate
 
 HEADER = """config {
     database_type: "postgres"
