@@ -7,6 +7,7 @@ values onto Django, DRF, Celery and the libraries around them.
 from __future__ import annotations
 
 import secrets
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -205,7 +206,9 @@ STATICFILES_DIRS = (
 )
 # Hashed, compressed files once collectstatic ran (images, run script); else straight from the
 # finders, so tests and a bare checkout render pages without a collect step.
-STATIC_COLLECTED = (STATIC_ROOT / "staticfiles.json").exists()
+# collectstatic itself (manage.py collectstatic, codeai manage collectstatic) must use the
+# manifest storage too, or it never writes the manifest that switches it on.
+STATIC_COLLECTED = (STATIC_ROOT / "staticfiles.json").exists() or "collectstatic" in sys.argv[1:3]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
