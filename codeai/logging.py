@@ -1,17 +1,117 @@
-"""Log formatting: one JSON object per line with the fields the guide's Promtail pipeline reads."""
+"""Log formatting and request ids.
+
+``CODEAI_LOG_FORMAT=json`` writes one JSON object per line with the fields the guide's Promtail
+pipeline reads (``time`` in RFC 3339, ``level``, ``msg``) plus ``logger`` and ``request_id``;
+``text`` writes the same for people. Both redact secrets: the configured secret values,
+``Authorization``/``Bearer`` credentials, JWTs and URL passwords never reach the output.
+
+The request id lives in a context variable: the request middleware binds it for each request,
+and a worker binds an execution's stored id with ``bind_request_id(execution.request_id)`` so
+every log line of that run carries it too.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from codeai.conf import MASK, OPTIONS, mask_url_password
 
 # Attributes every LogRecord has; anything else was passed through ``extra=`` and is kept.
 _RECORD_ATTRIBUTES = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
+_request_id: ContextVar[str | None] = ContextVar("codeai_request_id", default=None)
+
+
+def get_request_id() -> str | None:
+    """The request id bound to the current request, task or thread, if any."""
+    return _request_id.get()
+
+
+@contextmanager
+def bind_request_id(request_id: str | None) -> Iterator[None]:
+    """Tag every log line written inside the block with ``request_id`` (``None``: no id)."""
+    token = _request_id.set(request_id or None)
+    try:
+        yield
+    finally:
+        _request_id.reset(token)
+
+
+class RequestIdFilter(logging.Filter):
+    """Give each record the bound request id (an explicit ``extra={"request_id": ...}`` wins)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "request_id", None) is None:
+            record.request_id = get_request_id()
+        return True
+
+
+# Credentials that can show up in messages, exceptions or extra fields, whatever the source.
+_SECRET_PATTERNS = (
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), rf"\1 {MASK}"),
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), MASK),
+    (
+        re.compile(
+            r"(?i)\b(authorization|password|passwd|secret|api[_-]?key|token)"
+            r"(['\"]?\s*[:=]\s*['\"]?)(?!\*{4})[^\s'\",;&}]+"
+        ),
+        rf"\1\2{MASK}",
+    ),
+)
+_SENSITIVE_KEY = re.compile(r"(?i)authorization|password|passwd|secret|token|api[_-]?key|cookie")
+
+
+@lru_cache(maxsize=1)
+def _configured_secrets() -> tuple[str, ...]:
+    """The secret values of this installation (longest first), once settings are loaded."""
+    from django.conf import settings
+
+    values = [getattr(settings, "SECRET_KEY", "")]
+    codeai = getattr(settings, "CODEAI", None)
+    if codeai is not None:
+        values += [codeai[option.env] for option in OPTIONS if option.secret]
+    return tuple(sorted({v for v in values if isinstance(v, str) and len(v) >= 4}, key=len)[::-1])
+
+
+def redact(text: str) -> str:
+    """``text`` with every secret this module knows of replaced by ``****``."""
+    try:
+        secrets = _configured_secrets()
+    except Exception:  # settings not configured (a bare script): the patterns still apply
+        secrets = ()
+    for secret in secrets:
+        text = text.replace(secret, MASK)
+    text = mask_url_password(text)
+    for pattern, replacement in _SECRET_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _extra_fields(record: logging.LogRecord) -> dict[str, Any]:
+    fields = {}
+    for key, value in vars(record).items():
+        if key in _RECORD_ATTRIBUTES or key.startswith("_") or key == "request_id":
+            continue
+        if _SENSITIVE_KEY.search(key):
+            value = MASK
+        elif isinstance(value, str):
+            value = redact(value)
+        elif not isinstance(value, int | float | bool | type(None)):
+            value = redact(str(value))
+        fields[key] = value
+    return fields
+
 
 class JSONFormatter(logging.Formatter):
-    """``{"time", "level", "msg", "logger", ...extra}`` with an RFC 3339 timestamp."""
+    """``{"time", "level", "msg", "logger", "request_id", ...extra}``, one object per line."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
@@ -19,12 +119,25 @@ class JSONFormatter(logging.Formatter):
             .isoformat(timespec="microseconds")
             .replace("+00:00", "Z"),
             "level": record.levelname.lower(),
-            "msg": record.getMessage(),
+            "msg": redact(record.getMessage()),
             "logger": record.name,
+            "request_id": getattr(record, "request_id", None) or get_request_id(),
         }
-        for key, value in vars(record).items():
-            if key not in _RECORD_ATTRIBUTES and not key.startswith("_"):
-                entry[key] = value
+        entry.update(_extra_fields(record))
         if record.exc_info:
-            entry["exc_info"] = self.formatException(record.exc_info)
+            entry["exc_info"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """``time level [request id] logger: message key=value ...`` for people, secrets redacted."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s [%(request_id)s] %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        record = logging.makeLogRecord(vars(record))  # other handlers keep the original
+        record.request_id = getattr(record, "request_id", None) or get_request_id() or "-"
+        line = super().format(record)
+        extra = " ".join(f"{key}={value}" for key, value in _extra_fields(record).items())
+        return redact(f"{line} {extra}" if extra else line)

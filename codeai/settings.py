@@ -68,6 +68,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: request id, request log and metrics for everything below, and the health and
+    # metrics endpoints answered before host validation and authentication (probes use pod IPs).
+    "codeai.middleware.ObservabilityMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -328,10 +331,15 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {
         "json": {"()": "codeai.logging.JSONFormatter"},
-        "text": {"format": "%(asctime)s %(levelname)-7s %(name)s: %(message)s"},
+        "text": {"()": "codeai.logging.TextFormatter"},
     },
+    "filters": {"request_id": {"()": "codeai.logging.RequestIdFilter"}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": CODEAI["CODEAI_LOG_FORMAT"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": CODEAI["CODEAI_LOG_FORMAT"],
+            "filters": ["request_id"],
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {

@@ -3,6 +3,10 @@
 from django.contrib import admin
 from django.urls import path
 
+from codeai.middleware import probe_urlpatterns
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # /health, /ready, /live and /metrics: answered by codeai.middleware, without login.
+    *probe_urlpatterns(),
 ]

@@ -1,0 +1,544 @@
+"""Prometheus metrics: the guide's HTTP, database, workflow and integration families.
+
+Per-request series (HTTP, database queries, integration calls) are recorded in the process that
+served the request. Under gunicorn, ``PROMETHEUS_MULTIPROC_DIR`` makes prometheus_client keep
+them in files that any worker sums up at scrape time (see ``codeai.gunicorn_hooks``).
+
+Workflow series are computed from the database at scrape time (``WorkflowCollector``): executions
+run on Celery workers, usually in other pods, so only the database knows the whole truth, and the
+numbers are then identical whichever process answers the scrape. Execution and step durations
+are cumulative bucket counts over finished rows; finished rows only ever gain members, so the
+histograms are monotonic like any Prometheus histogram (deleting executions looks like a counter
+reset, which ``rate()`` handles).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Iterator
+from contextlib import ContextDecorator
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import request_finished
+from django.db import DatabaseError, connection, connections
+from django.db.backends.signals import connection_created
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Min, Q, Sum
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.registry import Collector
+
+logger = logging.getLogger(__name__)
+
+NAMESPACE = settings.METRICS_NAMESPACE
+MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+SIZE_BUCKETS = (100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000)
+EXECUTION_BUCKETS = (0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
+STEP_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0)
+
+# --- HTTP -------------------------------------------------------------------------------
+HTTP_REQUESTS = Counter(
+    "http_requests_total",
+    "Total HTTP requests by method, path (route pattern) and status code",
+    ["method", "path", "status_code"],
+    namespace=NAMESPACE,
+)
+HTTP_REQUEST_DURATION = Histogram(
+    "http_request_duration_seconds",
+    "Request latency in seconds",
+    ["method", "path"],
+    namespace=NAMESPACE,
+    buckets=LATENCY_BUCKETS,
+)
+HTTP_REQUEST_SIZE = Histogram(
+    "http_request_size_bytes",
+    "Request size in bytes",
+    ["method", "path"],
+    namespace=NAMESPACE,
+    buckets=SIZE_BUCKETS,
+)
+HTTP_RESPONSE_SIZE = Histogram(
+    "http_response_size_bytes",
+    "Response size in bytes",
+    ["method", "path"],
+    namespace=NAMESPACE,
+    buckets=SIZE_BUCKETS,
+)
+HTTP_ACTIVE_REQUESTS = Gauge(
+    "http_active_requests",
+    "Currently active requests",
+    namespace=NAMESPACE,
+    multiprocess_mode="livesum",
+)
+
+# --- Database ---------------------------------------------------------------------------
+DB_QUERIES = Counter(
+    "db_queries_total",
+    "Total database queries by operation",
+    ["operation"],
+    namespace=NAMESPACE,
+)
+DB_QUERY_DURATION = Histogram(
+    "db_query_duration_seconds",
+    "Query latency in seconds",
+    ["operation"],
+    namespace=NAMESPACE,
+    buckets=LATENCY_BUCKETS,
+)
+DB_QUERY_ERRORS = Counter(
+    "db_query_errors_total",
+    "Database errors by type",
+    ["error_type"],
+    namespace=NAMESPACE,
+)
+DB_CONNECTIONS_ACTIVE = Gauge(
+    "db_connections_active",
+    "Database connections in use",
+    namespace=NAMESPACE,
+    multiprocess_mode="livesum",
+)
+DB_CONNECTIONS_IDLE = Gauge(
+    "db_connections_idle",
+    "Idle database connections kept in the pool",
+    namespace=NAMESPACE,
+    multiprocess_mode="livesum",
+)
+
+# --- Integrations (outbound calls) ------------------------------------------------------
+INTEGRATION_CALLS = Counter(
+    "integration_calls_total",
+    "External API calls by service and outcome (success, error, rejected)",
+    ["service_name", "status"],
+    namespace=NAMESPACE,
+)
+INTEGRATION_CALL_DURATION = Histogram(
+    "integration_call_duration_seconds",
+    "External API call latency in seconds",
+    ["service_name"],
+    namespace=NAMESPACE,
+    buckets=LATENCY_BUCKETS,
+)
+INTEGRATION_CIRCUIT_BREAKER_STATE = Gauge(
+    "integration_circuit_breaker_state",
+    "Circuit breaker state: 1 for the current state (closed, open, half_open), else 0",
+    ["service_name", "state"],
+    namespace=NAMESPACE,
+    multiprocess_mode="livemax",
+)
+INTEGRATION_RETRIES = Counter(
+    "integration_retries_total",
+    "Retry attempts of external API calls",
+    ["service_name"],
+    namespace=NAMESPACE,
+)
+INTEGRATION_ERRORS = Counter(
+    "integration_errors_total",
+    "External API call errors by service and error type",
+    ["service_name", "error_type"],
+    namespace=NAMESPACE,
+)
+
+
+# --- HTTP recording (called by codeai.middleware) ----------------------------------------
+def observe_request(
+    *,
+    method: str,
+    path: str,
+    status_code: int,
+    duration: float,
+    request_size: int,
+    response_size: int | None,
+) -> None:
+    """Record one finished request; ``path`` is the route pattern, never the raw URL."""
+    HTTP_REQUESTS.labels(method, path, str(status_code)).inc()
+    HTTP_REQUEST_DURATION.labels(method, path).observe(duration)
+    HTTP_REQUEST_SIZE.labels(method, path).observe(request_size)
+    if response_size is not None:
+        HTTP_RESPONSE_SIZE.labels(method, path).observe(response_size)
+
+
+# --- Database recording -----------------------------------------------------------------
+_OPERATIONS = frozenset({"select", "insert", "update", "delete"})
+_open_wrappers: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _query_operation(sql: str) -> str:
+    word = sql.lstrip(" (\n").split(None, 1)[0].lower() if sql.strip() else ""
+    return word if word in _OPERATIONS else "other"
+
+
+def _instrument_query(execute, sql, params, many, context):
+    operation = _query_operation(sql)
+    start = time.perf_counter()
+    try:
+        return execute(sql, params, many, context)
+    except Exception as error:
+        DB_QUERY_ERRORS.labels(type(error).__name__).inc()
+        raise
+    finally:
+        DB_QUERIES.labels(operation).inc()
+        DB_QUERY_DURATION.labels(operation).observe(time.perf_counter() - start)
+
+
+def _instrument_connection(connection: Any, **_: Any) -> None:
+    _open_wrappers.add(connection)
+    if _instrument_query not in connection.execute_wrappers:
+        connection.execute_wrappers.append(_instrument_query)
+
+
+connection_created.connect(_instrument_connection, dispatch_uid="codeai.metrics.db")
+for _wrapper in connections.all(initialized_only=True):  # opened before this module loaded
+    if _wrapper.connection is not None:
+        _instrument_connection(_wrapper)
+
+
+def refresh_connection_gauges() -> None:
+    """Set this process's connection gauges: pool statistics, else the open connections."""
+    active = idle = 0
+    pooled_aliases = set()
+    for alias in connections:
+        pool = getattr(type(connections[alias]), "_connection_pools", {}).get(alias)
+        if pool is not None:
+            stats = pool.get_stats()
+            idle += stats.get("pool_available", 0)
+            active += stats.get("pool_size", 0) - stats.get("pool_available", 0)
+            pooled_aliases.add(alias)
+    active += sum(
+        1
+        for wrapper in list(_open_wrappers)
+        if wrapper.alias not in pooled_aliases and wrapper.connection is not None
+    )
+    DB_CONNECTIONS_ACTIVE.set(active)
+    DB_CONNECTIONS_IDLE.set(idle)
+
+
+def _after_request(**_: Any) -> None:
+    # Runs after Django's close_old_connections (connected first), so pooled connections
+    # are back in the pool when counted.
+    refresh_connection_gauges()
+
+
+request_finished.connect(_after_request, dispatch_uid="codeai.metrics.connections")
+
+
+# --- Integrations -----------------------------------------------------------------------
+class CircuitOpenError(ConnectionError):
+    """The service failed repeatedly; calls are refused until the breaker's cool-down ends."""
+
+
+class _CircuitBreaker:
+    """Opens after ``failure_threshold`` failures in a row; one trial call after ``reset_after``."""
+
+    STATES = ("closed", "open", "half_open")
+
+    def __init__(self, service_name: str, failure_threshold: int, reset_after: float) -> None:
+        self.service_name = service_name
+        self.failure_threshold = failure_threshold
+        self.reset_after = reset_after
+        self.failures = 0
+        self.opened_at = 0.0
+        self.state = "closed"
+        self.lock = threading.Lock()
+        self._publish()
+
+    def _publish(self) -> None:
+        for state in self.STATES:
+            INTEGRATION_CIRCUIT_BREAKER_STATE.labels(self.service_name, state).set(
+                1 if state == self.state else 0
+            )
+
+    def _move(self, state: str) -> None:
+        if state != self.state:
+            logger.warning(
+                "circuit breaker for %s is now %s", self.service_name, state,
+                extra={"service_name": self.service_name, "circuit_state": state},
+            )  # fmt: skip
+            self.state = state
+            self._publish()
+
+    def admit(self) -> None:
+        with self.lock:
+            if self.state == "open":
+                if time.monotonic() - self.opened_at < self.reset_after:
+                    raise CircuitOpenError(f"circuit breaker open for {self.service_name}")
+                self._move("half_open")
+
+    def succeeded(self) -> None:
+        with self.lock:
+            self.failures = 0
+            self._move("closed")
+
+    def failed(self) -> None:
+        with self.lock:
+            self.failures += 1
+            if self.state == "half_open" or self.failures >= self.failure_threshold:
+                self.opened_at = time.monotonic()
+                self._move("open")
+
+
+_breakers: dict[str, _CircuitBreaker] = {}
+_breakers_lock = threading.Lock()
+
+
+def circuit_breaker(
+    service_name: str, *, failure_threshold: int = 5, reset_after: float = 30.0
+) -> _CircuitBreaker:
+    """The process-wide breaker of one outbound service (created closed on first use)."""
+    with _breakers_lock:
+        if service_name not in _breakers:
+            _breakers[service_name] = _CircuitBreaker(service_name, failure_threshold, reset_after)
+        return _breakers[service_name]
+
+
+class track_integration_call(ContextDecorator):
+    """Count, time and guard one outbound call::
+
+        with track_integration_call("jwks"):
+            response = requests.get(url, timeout=3)
+            response.raise_for_status()
+
+    An exception inside the block counts as an error (by type) and feeds the service's circuit
+    breaker; while the breaker is open the block is not run and ``CircuitOpenError`` (a
+    ``ConnectionError``) is raised at once. Works as a decorator too.
+    """
+
+    def __init__(self, service_name: str) -> None:
+        self.service_name = service_name
+        self.breaker = circuit_breaker(service_name)
+        self.start = 0.0
+
+    def __enter__(self) -> track_integration_call:
+        try:
+            self.breaker.admit()
+        except CircuitOpenError as error:
+            INTEGRATION_CALLS.labels(self.service_name, "rejected").inc()
+            INTEGRATION_ERRORS.labels(self.service_name, type(error).__name__).inc()
+            raise
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: Any) -> bool:
+        INTEGRATION_CALL_DURATION.labels(self.service_name).observe(
+            time.perf_counter() - self.start
+        )
+        if exc_type is None:
+            INTEGRATION_CALLS.labels(self.service_name, "success").inc()
+            self.breaker.succeeded()
+        else:
+            INTEGRATION_CALLS.labels(self.service_name, "error").inc()
+            INTEGRATION_ERRORS.labels(self.service_name, exc_type.__name__).inc()
+            self.breaker.failed()
+        return False
+
+
+def record_integration_retry(service_name: str) -> None:
+    """Count one retry of a call to ``service_name`` (call it before each new attempt)."""
+    INTEGRATION_RETRIES.labels(service_name).inc()
+
+
+# --- Workflows, from the database at scrape time ------------------------------------------
+def _histogram_buckets(row: dict[str, Any], bounds: tuple[float, ...]) -> list[tuple[str, float]]:
+    buckets = [(str(bound), row[f"le_{index}"]) for index, bound in enumerate(bounds)]
+    return [*buckets, ("+Inf", row["count"])]
+
+
+class WorkflowCollector(Collector):
+    """Executions by status, active executions per deployment, queue age and durations."""
+
+    def describe(self) -> list[Any]:
+        return []  # registering must not query the database (names are checked at scrape)
+
+    def collect(self) -> Iterator[Any]:
+        try:
+            families = list(self._families())
+        except DatabaseError as error:
+            # The scrape still answers with everything else; the health check names the cause.
+            logger.warning("workflow metrics skipped: database error %s", type(error).__name__)
+            return
+        yield from families
+
+    def _families(self) -> Iterator[Any]:
+        from deployments.models import Deployment
+        from executions.models import Execution, ExecutionStatus
+
+        prefix = f"{NAMESPACE}_workflow"
+        counts = Execution.objects.aggregate(
+            total=Count("id"),
+            started=Count("id", filter=Q(started_at__isnull=False)),
+            queued_now=Count("id", filter=Q(status=ExecutionStatus.QUEUED)),
+            oldest_queued=Min("created_at", filter=Q(status=ExecutionStatus.QUEUED)),
+            **{
+                status: Count("id", filter=Q(status=status))
+                for status in ExecutionStatus.terminal()
+            },
+        )
+        executions = CounterMetricFamily(
+            f"{prefix}_executions",
+            "Workflow executions that reached each status (queued: all; running: all started)",
+            labels=["status"],
+        )
+        executions.add_metric([ExecutionStatus.QUEUED], counts["total"])
+        executions.add_metric([ExecutionStatus.RUNNING], counts["started"])
+        for status in ExecutionStatus.terminal():
+            executions.add_metric([status], counts[status])
+        yield executions
+
+        active = GaugeMetricFamily(
+            f"{prefix}_active_count",
+            "Active (queued or running) workflow executions by deployment",
+            labels=["workflow_name"],
+        )
+        per_deployment = Deployment.objects.annotate(
+            active=Count("executions", filter=Q(executions__status__in=ExecutionStatus.active()))
+        ).values_list("name", "active")
+        for name, count in per_deployment:
+            active.add_metric([name], count)
+        yield active
+
+        yield GaugeMetricFamily(
+            f"{prefix}_queued_count", "Executions waiting for a worker", value=counts["queued_now"]
+        )
+        oldest = counts["oldest_queued"]
+        yield GaugeMetricFamily(
+            f"{prefix}_oldest_queued_age_seconds",
+            "Age of the oldest execution still waiting for a worker (0: none waiting)",
+            value=(timezone.now() - oldest).total_seconds() if oldest else 0.0,
+        )
+        yield self._execution_durations(Execution, ExecutionStatus)
+        yield self._step_durations(Execution)
+
+    @staticmethod
+    def _execution_durations(execution_model: Any, statuses: Any) -> HistogramMetricFamily:
+        duration = ExpressionWrapper(F("completed_at") - F("started_at"), DurationField())
+        rows = (
+            execution_model.objects.filter(
+                status__in=statuses.terminal(),
+                started_at__isnull=False,
+                completed_at__isnull=False,
+            )
+            .annotate(duration=duration)
+            .order_by()
+            .values("status")
+            .annotate(
+                count=Count("id"),
+                total=Sum("duration"),
+                **{
+                    f"le_{index}": Count("id", filter=Q(duration__lte=timedelta(seconds=bound)))
+                    for index, bound in enumerate(EXECUTION_BUCKETS)
+                },
+            )
+        )
+        family = HistogramMetricFamily(
+            f"{NAMESPACE}_workflow_execution_duration_seconds",
+            "Workflow duration (started to completed) of finished executions",
+            labels=["status"],
+        )
+        seen = {row["status"]: row for row in rows}
+        for status in statuses.terminal():
+            row = seen.get(status) or {"count": 0, "total": None} | {
+                f"le_{index}": 0 for index in range(len(EXECUTION_BUCKETS))
+            }
+            total = row["total"]
+            family.add_metric(
+                [status],
+                _histogram_buckets(row, EXECUTION_BUCKETS),
+                sum_value=total.total_seconds() if total else 0.0,
+            )
+        return family
+
+    @staticmethod
+    def _step_durations(execution_model: Any) -> HistogramMetricFamily:
+        table = connection.ops.quote_name(execution_model._meta.db_table)
+        if connection.vendor == "postgresql":
+            steps = (
+                "SELECT (step->>'duration_ms')::float / 1000.0 AS d FROM {table} "
+                "CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(steps) = 'array'"
+                " THEN steps ELSE '[]'::jsonb END) AS step "
+                "WHERE jsonb_typeof(step->'duration_ms') = 'number'"
+            )
+        else:  # SQLite's JSON1
+            steps = (
+                "SELECT json_extract(step.value, '$.duration_ms') / 1000.0 AS d "
+                "FROM {table}, json_each(CASE WHEN json_type(steps) = 'array' THEN steps "
+                "ELSE '[]' END) AS step "
+                "WHERE json_type(step.value, '$.duration_ms') IN ('integer', 'real')"
+            )
+        bucket_columns = ", ".join(
+            f"COALESCE(SUM(CASE WHEN d <= %s THEN 1 ELSE 0 END), 0) AS le_{index}"
+            for index in range(len(STEP_BUCKETS))
+        )
+        sql = (
+            f"SELECT {bucket_columns}, COUNT(*) AS count, COALESCE(SUM(d), 0) AS total "
+            f"FROM ({steps.format(table=table)}) AS step_durations"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, list(STEP_BUCKETS))
+            names = [column[0] for column in cursor.description]
+            row = dict(zip(names, cursor.fetchone(), strict=True))
+        family = HistogramMetricFamily(
+            f"{NAMESPACE}_workflow_step_duration_seconds",
+            "Duration of each exec block (step) run by workflow executions",
+        )
+        family.add_metric([], _histogram_buckets(row, STEP_BUCKETS), sum_value=float(row["total"]))
+        return family
+
+
+# --- The registry a scrape reads -----------------------------------------------------------
+_WORKFLOW_COLLECTOR = WorkflowCollector()
+if not MULTIPROCESS:
+    # One process: the default registry holds everything, minus what the settings switch off.
+    for _enabled, _collector in (
+        (settings.METRICS_PROCESS, PROCESS_COLLECTOR),
+        (settings.METRICS_RUNTIME, PLATFORM_COLLECTOR),
+        (settings.METRICS_RUNTIME, GC_COLLECTOR),
+    ):
+        if not _enabled:
+            REGISTRY.unregister(_collector)
+    REGISTRY.register(_WORKFLOW_COLLECTOR)
+
+
+def scrape_registry() -> CollectorRegistry:
+    """What ``/metrics`` exposes: in multiprocess mode the sum over every worker's files, plus
+    the process and runtime collectors of the answering worker and the database collector."""
+    refresh_connection_gauges()
+    if not MULTIPROCESS:
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    if settings.METRICS_PROCESS:
+        ProcessCollector(registry=registry)
+    if settings.METRICS_RUNTIME:
+        PlatformCollector(registry=registry)
+        GCCollector(registry=registry)
+    registry.register(_WORKFLOW_COLLECTOR)
+    return registry
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """The Prometheus text exposition of ``scrape_registry()``."""
+    body = generate_latest(scrape_registry())
+    return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
