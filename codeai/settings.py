@@ -258,38 +258,80 @@ CORS_URLS_REGEX = r"^/api/.*$"
 # --- REST framework and JWT ------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "codeai.api.authentication.BearerAuthentication",
+        # The browsable API, for a browser logged in through the admin.
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["codeai.api.permissions.IsViewer"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "codeai.api.pagination.ListPagination",
+    "EXCEPTION_HANDLER": "codeai.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.SearchFilter",
+        "codeai.api.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
+    # Counted in the cache, so every web process shares the same budget.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "codeai.api.throttles.AnonThrottle",
+        "codeai.api.throttles.UserThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {"anon": "120/min", "user": "1200/min", "auth": "20/min"},
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
+# Local tokens: RS256 when a key pair is configured, else HS256 with CODEAI_JWT_SECRET or,
+# when that is unset, the (long) SECRET_KEY. Outside identity providers' tokens are checked
+# with CODEAI_JWT_PUBLIC_KEY or CODEAI_JWT_JWKS_URL (codeai.api.authentication).
+JWT_HMAC_KEY = CODEAI["CODEAI_JWT_SECRET"] or SECRET_KEY
+JWT_PUBLIC_KEY = CODEAI["CODEAI_JWT_PUBLIC_KEY"]
+JWT_JWKS_URL = CODEAI["CODEAI_JWT_JWKS_URL"]
+JWT_ROLES_CLAIM = CODEAI["CODEAI_JWT_ROLES_CLAIM"]
+if CODEAI["CODEAI_JWT_PRIVATE_KEY"] and not JWT_PUBLIC_KEY:
+    raise conf.ConfigError(
+        ["CODEAI_JWT_PRIVATE_KEY needs CODEAI_JWT_PUBLIC_KEY (the matching public key)"]
+    )
+_JWT_SIGNING = (
+    {"ALGORITHM": "RS256", "SIGNING_KEY": CODEAI["CODEAI_JWT_PRIVATE_KEY"]}
+    if CODEAI["CODEAI_JWT_PRIVATE_KEY"]
+    else {"ALGORITHM": "HS256", "SIGNING_KEY": JWT_HMAC_KEY}
+)
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(seconds=CODEAI["CODEAI_JWT_ACCESS_TTL"]),
     "REFRESH_TOKEN_LIFETIME": timedelta(seconds=CODEAI["CODEAI_JWT_REFRESH_TTL"]),
-    "ALGORITHM": "HS256",
-    "SIGNING_KEY": CODEAI["CODEAI_JWT_SECRET"] or SECRET_KEY,
+    **_JWT_SIGNING,
+    "VERIFYING_KEY": JWT_PUBLIC_KEY if CODEAI["CODEAI_JWT_PRIVATE_KEY"] else None,
     "ISSUER": CODEAI["CODEAI_JWT_ISSUER"],
     "AUDIENCE": CODEAI["CODEAI_JWT_AUDIENCE"],
+    "LEEWAY": 30,
     "AUTH_HEADER_TYPES": ("Bearer",),
     "UPDATE_LAST_LOGIN": True,
 }
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "CodeAI API",
-    "DESCRIPTION": "Store CodeAI DSL configs, deploy them and run executions.",
+    "DESCRIPTION": (
+        "Store CodeAI DSL configs, deploy them and run executions. Authenticate with "
+        "`Authorization: Bearer <access token>` from `POST /api/auth/token/`."
+    ),
     "VERSION": CODEAI_VERSION,
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/(v1/)?",
+    "ENUM_NAME_OVERRIDES": {
+        "DeploymentStatus": "deployments.models.DeploymentStatus",
+        "ExecutionStatus": "executions.models.ExecutionStatus",
+    },
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums"],
 }
 
 # --- Celery and executions ------------------------------------------------------------

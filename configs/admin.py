@@ -1,15 +1,226 @@
-from django.contrib import admin
+"""Configs in the admin: a monospace editor with line numbers, problems pointed out by line
+and column with the offending line, the syntax tree read-only. Saving, checking and
+deleting go through ``configs.services`` like the API."""
 
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from codeai.admin_site import LeanChangeList, status_badge
+from codeai.exceptions import CodeAIError
 from configs.models import Config
+from configs.services import config_check, config_create, config_delete, config_update
+
+
+class CodeEditorWidget(forms.Textarea):
+    """A textarea in a monospace editor frame with a line-number gutter (drawn by
+    editor.js, which also marks the lines that have problems)."""
+
+    class Media:
+        js = ["codeai/admin/editor.js"]
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        defaults = {"spellcheck": "false", "autocomplete": "off", "wrap": "off", "rows": 22}
+        super().__init__({**defaults, **(attrs or {})})
+
+    def render(self, name: str, value: Any, attrs: Any = None, renderer: Any = None) -> str:
+        textarea = super().render(name, value, attrs, renderer)
+        return format_html(
+            '<div class="codeai-editor" data-check-url="{}">'
+            '<div class="codeai-editor-gutter" aria-hidden="true"></div>{}</div>',
+            reverse("admin:configs_config_check"),
+            textarea,
+        )
+
+
+def problems_html(content: str, problems: list[dict[str, Any]]) -> str:
+    """Each problem as ``line:column kind: message`` above the offending line and a caret
+    under its column."""
+    lines = content.splitlines()
+
+    def excerpt(problem: dict[str, Any]) -> str:
+        line, column = problem.get("line") or 0, problem.get("column") or 0
+        if not 1 <= line <= len(lines):
+            return ""
+        gutter = f"{line} | "
+        return f"{gutter}{lines[line - 1]}\n{' ' * (len(gutter) + max(column - 1, 0))}^"
+
+    return format_html(
+        '<ul class="codeai-problems">{}</ul>',
+        format_html_join(
+            "",
+            '<li class="codeai-problem" data-line="{}"><span class="codeai-pos">line {}, column {}'
+            "</span> {}: {}<pre>{}</pre></li>",
+            (
+                (
+                    p.get("line") or "",
+                    p.get("line"),
+                    p.get("column"),
+                    p.get("kind", "Error"),
+                    p.get("message", ""),
+                    excerpt(p),
+                )
+                for p in problems
+            ),
+        ),
+    )
+
+
+def problems_summary(problems: list[dict[str, Any]]) -> str:
+    return "; ".join(
+        f"line {p.get('line')}, column {p.get('column')}: {p.get('message')}" for p in problems
+    )
+
+
+class ValidityFilter(admin.SimpleListFilter):
+    title = "validity"
+    parameter_name = "valid"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+        return [("yes", "Valid"), ("no", "With problems")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == "yes":
+            return queryset.filter(validation_errors=[])
+        if self.value() == "no":
+            return queryset.exclude(validation_errors=[])
+        return queryset
+
+
+class ConfigForm(forms.ModelForm):
+    class Meta:
+        model = Config
+        fields = ["name", "content"]
+        widgets = {"content": CodeEditorWidget()}
 
 
 @admin.register(Config)
 class ConfigAdmin(admin.ModelAdmin):
-    list_display = ["name", "is_valid", "updated_at", "created_at"]
+    form = ConfigForm
+    list_display = ["name", "validity", "updated_at", "created_at"]
+    list_filter = [ValidityFilter, "updated_at"]
     search_fields = ["name", "content"]
-    readonly_fields = ["id", "ast", "validation_errors", "created_at", "updated_at"]
-    date_hierarchy = "created_at"
+    list_defer = ["content", "ast"]
+    actions = ["validate"]
+    readonly_fields = ["problems", "syntax_tree", "id", "created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["name", "content"]}),
+        ("Problems", {"fields": ["problems"]}),
+        ("Syntax tree", {"fields": ["syntax_tree"]}),
+        ("Record", {"fields": ["id", "created_at", "updated_at"], "classes": ["collapse"]}),
+    ]
 
-    @admin.display(boolean=True, description="valid")
-    def is_valid(self, obj: Config) -> bool:
-        return obj.is_valid
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type:
+        return LeanChangeList
+
+    def get_fieldsets(self, request: HttpRequest, obj: Config | None = None) -> list:
+        # A new config has no verdict or tree yet: show just the editor.
+        return self.fieldsets if obj else self.fieldsets[:1]
+
+    def get_urls(self) -> list:
+        check = path(
+            "check/",
+            self.admin_site.admin_view(self.check_view),
+            name="configs_config_check",
+        )
+        return [check, *super().get_urls()]
+
+    # --- columns and read-only fields ------------------------------------------------
+
+    @admin.display(description="validity", ordering="validation_errors")
+    def validity(self, obj: Config) -> str:
+        if obj.is_valid:
+            return status_badge("valid", "valid")
+        count = len(obj.validation_errors)
+        return status_badge("invalid", f"{count} problem{'s' if count != 1 else ''}")
+
+    @admin.display(description="problems")
+    def problems(self, obj: Config) -> str:
+        if obj.is_valid:
+            return status_badge("valid", "no problems")
+        return problems_html(obj.content, obj.validation_errors)
+
+    @admin.display(description="syntax tree")
+    def syntax_tree(self, obj: Config) -> str:
+        if obj.ast is None:
+            return "— (the text does not parse)"
+        return format_html(
+            '<details class="codeai-ast"><summary>Show the syntax tree (read-only JSON)</summary>'
+            "<pre>{}</pre></details>",
+            json.dumps(obj.ast, indent=2),
+        )
+
+    # --- saving and deleting through the services -------------------------------------
+
+    def save_model(self, request: HttpRequest, obj: Config, form: forms.Form, change: bool) -> None:
+        fields = {name: form.cleaned_data[name] for name in ("name", "content")}
+        if change:
+            saved = config_update(config=obj, user=request.user, **fields)
+        else:
+            saved = config_create(user=request.user, **fields)
+            # The admin goes on with the instance it built (log entry, redirect): make it
+            # the saved row.
+            obj.__dict__.update(saved.__dict__)
+        if not saved.is_valid:
+            messages.warning(
+                request,
+                f"Saved with {len(saved.validation_errors)} problem(s): "
+                f"{problems_summary(saved.validation_errors)}",
+            )
+
+    def _stay_when_invalid(self, request: HttpRequest, obj: Config) -> None:
+        """A config saved with problems reopens in the editor instead of the list."""
+        if not obj.is_valid and "_save" in request.POST:
+            request.POST = request.POST.copy()
+            request.POST["_continue"] = "1"
+
+    def response_add(self, request: HttpRequest, obj: Config, *args: Any) -> HttpResponse:
+        self._stay_when_invalid(request, obj)
+        return super().response_add(request, obj, *args)
+
+    def response_change(self, request: HttpRequest, obj: Config) -> HttpResponse:
+        self._stay_when_invalid(request, obj)
+        return super().response_change(request, obj)
+
+    def delete_model(self, request: HttpRequest, obj: Config) -> None:
+        config_delete(config=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for config in queryset:
+            try:
+                config_delete(config=config)
+            except CodeAIError as error:
+                messages.error(request, f"{config.name}: {error}")
+
+    # --- checking ---------------------------------------------------------------------
+
+    @admin.action(description="Validate selected configs", permissions=["view"])
+    def validate(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for config in queryset.only("name", "content"):
+            _tree, found = config_check(content=config.content)
+            if found:
+                messages.warning(
+                    request, f"{config.name}: {len(found)} problem(s): {problems_summary(found)}"
+                )
+            else:
+                messages.success(request, f"{config.name}: valid")
+
+    def check_view(self, request: HttpRequest) -> JsonResponse:
+        """The editor's "Check" button: problems of the text being edited, nothing saved."""
+        if not self.has_view_permission(request):
+            return JsonResponse({"error": "insufficient permissions"}, status=403)
+        if request.method != "POST":
+            return JsonResponse({"error": "POST the content to check"}, status=405)
+        content = request.POST.get("content", "")
+        _tree, found = config_check(content=content)
+        return JsonResponse(
+            {"valid": not found, "errors": found, "html": problems_html(content, found)}
+        )

@@ -1,0 +1,116 @@
+"""The CodeAI admin site: role members may enter, and the index is an operator's dashboard.
+
+Django's admin lets in only ``is_staff`` users. Here membership of a role group (viewer,
+editor, admin — see ``codeai.roles``) is enough, so giving someone a role in one place
+is all it takes; what they may see and change still follows the groups' model permissions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import ValidationError
+from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.functional import cached_property
+from django.utils.html import format_html
+
+from codeai.roles import user_roles
+
+
+def may_enter_admin(user: Any) -> bool:
+    return bool(user.is_active and (user.is_staff or user_roles(user)))
+
+
+class RoleAuthenticationForm(AdminAuthenticationForm):
+    def confirm_login_allowed(self, user: Any) -> None:
+        if not may_enter_admin(user):
+            raise ValidationError(
+                self.error_messages["invalid_login"],
+                code="invalid_login",
+                params={"username": self.username_field.verbose_name},
+            )
+
+
+class CodeAIAdminSite(admin.AdminSite):
+    site_header = "CodeAI"
+    site_title = "CodeAI admin"
+    index_title = "Operations"
+    index_template = "admin/codeai/index.html"
+    login_form = RoleAuthenticationForm
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        return may_enter_admin(request.user)
+
+    def index(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> TemplateResponse:
+        # Imported here: the site is built while the apps registry is still loading.
+        from executions.dashboard import dashboard_context
+
+        context = dict(extra_context or {})
+        if request.user.has_perm("executions.view_execution"):
+            context["dashboard"] = dashboard_context()
+        return super().index(request, context)
+
+
+# --- Building blocks shared by the apps' admins ------------------------------------------
+
+
+def status_badge(status: str, label: str) -> str:
+    """A coloured pill for a status (execution, deployment or validity)."""
+    return format_html('<span class="codeai-badge codeai-status-{}">{}</span>', status, label)
+
+
+def format_duration(run: Any) -> str:
+    """How long a run (``started_at``, ``completed_at``) took, or has been going."""
+    if run.started_at is None:
+        return "—"
+    seconds = ((run.completed_at or timezone.now()) - run.started_at).total_seconds()
+    if seconds < 60:
+        text = f"{seconds:.1f} s"
+    elif seconds < 3600:
+        text = f"{int(seconds // 60)} min {int(seconds % 60)} s"
+    else:
+        text = f"{int(seconds // 3600)} h {int(seconds % 3600 // 60)} min"
+    return text if run.completed_at else f"{text} so far"
+
+
+class LeanChangeList(ChangeList):
+    """A changelist that leaves the model admin's ``list_defer`` columns (big text and JSON
+    the list never shows) out of its SELECT."""
+
+    def get_queryset(self, request: HttpRequest, exclude_parameters: Any = None) -> QuerySet:
+        queryset = super().get_queryset(request, exclude_parameters)
+        return queryset.defer(*getattr(self.model_admin, "list_defer", ()))
+
+
+class PeekPaginator(Paginator):
+    """Counts nothing: reads one row more than the requested page to know whether another
+    page follows, so a list of millions costs one indexed LIMIT query. ``count`` is then
+    the rows up to and including that peeked row, not the table's size."""
+
+    def __init__(self, object_list: QuerySet, per_page: int, page_number: int, **kwargs: Any):
+        super().__init__(object_list, per_page, **kwargs)
+        self.start = max(0, page_number - 1) * per_page
+
+    @cached_property
+    def window(self) -> list[Any]:
+        return list(self.object_list[self.start : self.start + self.per_page + 1])
+
+    @cached_property
+    def count(self) -> int:
+        return self.start + len(self.window)
+
+    def page(self, number: Any) -> Page:
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        if bottom == self.start:
+            return self._get_page(self.window[: self.per_page], number, self)
+        return super().page(number)
