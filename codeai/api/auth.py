@@ -1,0 +1,78 @@
+"""Token endpoints (simplejwt) with strict JSON types, the auth throttle and documented errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ObjectDoesNotExist
+from drf_spectacular.utils import extend_schema
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework_simplejwt import serializers as jwt_serializers
+from rest_framework_simplejwt import views as jwt_views
+
+from codeai.api.fields import StrictCharField
+from codeai.api.schema import error_responses
+from codeai.api.throttles import AuthThrottle
+
+
+class TokenObtainSerializer(jwt_serializers.TokenObtainPairSerializer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields[self.username_field] = StrictCharField(write_only=True)
+        self.fields["password"] = StrictCharField(
+            write_only=True, trim_whitespace=False, style={"input_type": "password"}
+        )
+
+
+class TokenRefreshSerializer(jwt_serializers.TokenRefreshSerializer):
+    refresh = StrictCharField()
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
+        try:
+            return super().validate(attrs)
+        except ObjectDoesNotExist:
+            raise AuthenticationFailed("token user does not exist or is inactive") from None
+
+
+class TokenVerifySerializer(jwt_serializers.TokenVerifySerializer):
+    token = StrictCharField(write_only=True)
+
+
+_TOKEN_ERRORS = error_responses(400, e401="Wrong credentials, or an invalid or expired token.")
+del _TOKEN_ERRORS[403]
+
+
+class TokenObtainView(jwt_views.TokenObtainPairView):
+    serializer_class = TokenObtainSerializer
+    throttle_classes = [AuthThrottle]
+
+    @extend_schema(
+        summary="Obtain an access and a refresh token with a username and password",
+        responses={200: jwt_serializers.TokenObtainPairSerializer, **_TOKEN_ERRORS},
+    )
+    def post(self, *args: Any, **kwargs: Any) -> Any:
+        return super().post(*args, **kwargs)
+
+
+class TokenRefreshView(jwt_views.TokenRefreshView):
+    serializer_class = TokenRefreshSerializer
+    throttle_classes = [AuthThrottle]
+
+    @extend_schema(
+        summary="A new access token for a refresh token",
+        responses={200: TokenRefreshSerializer, **_TOKEN_ERRORS},
+    )
+    def post(self, *args: Any, **kwargs: Any) -> Any:
+        return super().post(*args, **kwargs)
+
+
+class TokenVerifyView(jwt_views.TokenVerifyView):
+    serializer_class = TokenVerifySerializer
+    throttle_classes = [AuthThrottle]
+
+    @extend_schema(
+        summary="Check that a token this server issued is valid",
+        responses={200: None, **_TOKEN_ERRORS},
+    )
+    def post(self, *args: Any, **kwargs: Any) -> Any:
+        return super().post(*args, **kwargs)

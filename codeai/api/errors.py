@@ -1,0 +1,97 @@
+"""One exception handler: every error of the API as ``{"error": "..."}`` (plus ``details``
+for validation failures), with domain errors mapped to their status codes."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError, InterfaceError, OperationalError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+from codeai import exceptions as domain
+
+logger = logging.getLogger(__name__)
+
+AUTHENTICATION_REQUIRED = "authentication required"
+INSUFFICIENT_PERMISSIONS = "insufficient permissions"
+VALIDATION_FAILED = "validation failed"
+
+
+class ConflictError(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "conflict"
+    default_code = "conflict"
+
+
+class ServiceUnavailableError(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "service unavailable, retry later"
+    default_code = "service_unavailable"
+
+
+_DOMAIN_ERRORS: tuple[tuple[type[Exception], type[exceptions.APIException]], ...] = (
+    (domain.Conflict, ConflictError),
+    (domain.ServiceUnavailable, ServiceUnavailableError),
+    (domain.NotFound, exceptions.NotFound),
+)
+
+
+def _as_api_exception(exc: Exception) -> Exception:
+    for domain_error, api_error in _DOMAIN_ERRORS:
+        if isinstance(exc, domain_error):
+            return api_error(str(exc) or None)
+    if isinstance(exc, Http404):
+        return exceptions.NotFound()
+    if isinstance(exc, DjangoPermissionDenied):
+        return exceptions.PermissionDenied()
+    if isinstance(exc, DjangoValidationError):
+        # Model validation in a service (full_clean): same envelope as the serializers'.
+        detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        return exceptions.ValidationError(detail)
+    if isinstance(exc, OperationalError | InterfaceError):
+        logger.warning("database unavailable: %s", exc.__class__.__name__)
+        return ServiceUnavailableError("database unavailable, retry later")
+    if isinstance(exc, DataError):
+        # The database refused a value the serializers let through; the client's fault.
+        return exceptions.ValidationError({"non_field_errors": ["a value is out of range"]})
+    return exc
+
+
+def _message(detail: Any) -> str:
+    if isinstance(detail, dict):
+        detail = detail.get("detail", next(iter(detail.values()), ""))
+    if isinstance(detail, list):
+        detail = detail[0] if detail else ""
+    return str(detail)
+
+
+def error_body(exc: exceptions.APIException) -> dict[str, Any]:
+    if isinstance(exc, exceptions.ValidationError):
+        details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        return {"error": VALIDATION_FAILED, "details": details}
+    if isinstance(exc, exceptions.NotAuthenticated):
+        return {"error": AUTHENTICATION_REQUIRED}
+    if isinstance(exc, exceptions.PermissionDenied):
+        return {"error": INSUFFICIENT_PERMISSIONS}
+    if isinstance(exc, exceptions.Throttled):
+        return {"error": f"too many requests, retry in {exc.wait or 1:.0f} seconds"}
+    return {"error": _message(exc.detail)}
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    exc = _as_api_exception(exc)
+    if not isinstance(exc, exceptions.APIException):
+        return None
+    headers = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = f"{exc.wait:.0f}"
+    set_rollback()
+    return Response(error_body(exc), status=exc.status_code, headers=headers)

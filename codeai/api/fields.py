@@ -1,0 +1,50 @@
+"""Serializer fields that take JSON types at their word: ``"name": 123`` is a 400, not "123"."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db.models import Model, QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+
+class StrictCharField(serializers.CharField):
+    default_error_messages = {"not_a_string": "Must be a string."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return super().to_internal_value(data)
+
+
+@extend_schema_field(OpenApiTypes.UUID)
+class UUIDRelatedField(serializers.RelatedField):
+    """A related object by its UUID string; an unknown or malformed id is a 400."""
+
+    default_error_messages = {
+        "does_not_exist": "No {thing} with id {value}.",
+        "incorrect_type": "Must be a UUID string.",
+    }
+
+    def __init__(self, *, thing: str, **kwargs: Any) -> None:
+        self.thing = thing
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> Model:
+        if not isinstance(data, str):
+            self.fail("incorrect_type")
+        try:
+            pk = uuid.UUID(data)
+        except ValueError:
+            self.fail("incorrect_type")
+        queryset: QuerySet = self.get_queryset()
+        found = queryset.filter(pk=pk).first()
+        if found is None:
+            self.fail("does_not_exist", thing=self.thing, value=data)
+        return found
+
+    def to_representation(self, value: Model) -> str:
+        return str(value.pk)

@@ -1,0 +1,56 @@
+"""OpenAPI helpers: the error envelope and the error responses every operation documents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from rest_framework import serializers
+
+ErrorSerializer = inline_serializer(
+    name="Error", fields={"error": serializers.CharField(help_text="What went wrong.")}
+)
+ValidationFailedSerializer = inline_serializer(
+    name="ValidationFailed",
+    fields={
+        "error": serializers.CharField(help_text='"validation failed"'),
+        "details": serializers.DictField(
+            child=serializers.ListField(child=serializers.CharField()),
+            help_text="Messages per JSON field of the request body.",
+        ),
+    },
+)
+
+_ERRORS: dict[int, tuple[Any, str]] = {
+    400: (ValidationFailedSerializer, "The body is not a JSON object or a field is invalid."),
+    401: (
+        ErrorSerializer,
+        "No credentials, or the token is expired, forged or for another issuer or audience.",
+    ),
+    403: (ErrorSerializer, "The user lacks the role this operation needs."),
+    404: (ErrorSerializer, "No such object (or the id is not a UUID)."),
+    409: (ErrorSerializer, "The operation conflicts with the current state."),
+    429: (ErrorSerializer, "Too many requests; retry after the Retry-After seconds."),
+    503: (ErrorSerializer, "A dependency (database, broker) is unavailable; retry later."),
+}
+
+
+def error_responses(*codes: int, **descriptions: str) -> dict[int, OpenApiResponse]:
+    """Documented errors: 401, 403 and 429 always, plus ``codes``.
+
+    ``descriptions`` overrides the text of one code, keyed ``e409="..."``."""
+    responses = {}
+    for code in sorted({401, 403, 429, *codes}):
+        serializer, description = _ERRORS[code]
+        description = descriptions.get(f"e{code}", description)
+        responses[code] = OpenApiResponse(serializer, description=description)
+    return responses
+
+
+class BearerAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = "codeai.api.authentication.BearerAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}

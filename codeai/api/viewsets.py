@@ -1,0 +1,35 @@
+"""The base of the resource viewsets: role per action and ``<thing> not found`` lookups."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db.models import QuerySet
+from rest_framework import exceptions, viewsets
+
+from codeai.api.permissions import RolePerAction
+
+
+class ResourceViewSet(RolePerAction, viewsets.GenericViewSet):
+    """Objects addressed by UUID; a malformed or unknown id is 404 ``<thing> not found``."""
+
+    thing = "object"
+    lookup_url_kwarg = "id"
+    # Anything up to the next slash reaches the view, so malformed ids get the JSON 404.
+    lookup_value_regex = "[^/]+"
+
+    def not_found(self) -> exceptions.NotFound:
+        return exceptions.NotFound(f"{self.thing} not found")
+
+    def get_object(self, queryset: QuerySet | None = None) -> Any:
+        """The object of the path's id, from ``queryset`` (default: the view's queryset)."""
+        try:
+            pk = uuid.UUID(self.kwargs[self.lookup_url_kwarg])
+        except ValueError:
+            raise self.not_found() from None
+        found = (self.get_queryset() if queryset is None else queryset).filter(pk=pk).first()
+        if found is None:
+            raise self.not_found()
+        self.check_object_permissions(self.request, found)
+        return found

@@ -1,0 +1,52 @@
+"""Config, validation result and validate-request shapes of the API."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from codeai.api.fields import StrictCharField
+from configs.models import Config
+
+
+class DiagnosticSerializer(serializers.Serializer):
+    line = serializers.IntegerField()
+    column = serializers.IntegerField()
+    message = serializers.CharField()
+    kind = serializers.CharField(help_text="SyntaxError, ScopeError, TypeError, FunctionError…")
+
+
+class ConfigSerializer(serializers.ModelSerializer):
+    name = StrictCharField(min_length=1, max_length=255)
+    content = StrictCharField(
+        trim_whitespace=False, help_text="The config, written in the CodeAI DSL."
+    )
+    ast = serializers.JSONField(
+        read_only=True, allow_null=True, help_text="Syntax tree; null when it did not parse."
+    )
+    validation_errors = DiagnosticSerializer(many=True, read_only=True)
+    is_valid = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Config
+        fields = [
+            "id",
+            "name",
+            "content",
+            "ast",
+            "validation_errors",
+            "is_valid",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+
+class ValidateRequestSerializer(serializers.Serializer):
+    content = StrictCharField(
+        trim_whitespace=False, allow_blank=True, help_text="DSL text to check instead."
+    )
+
+
+class ValidationResultSerializer(serializers.Serializer):
+    valid = serializers.BooleanField()
+    errors = DiagnosticSerializer(many=True)

@@ -1,0 +1,132 @@
+"""Config endpoints: thin callers of configs.services and configs.selectors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+
+from codeai.api.permissions import IsEditor
+from codeai.api.schema import error_responses
+from codeai.api.viewsets import ResourceViewSet
+from configs import selectors, services
+from configs.filters import ConfigFilter
+from configs.models import Config
+from configs.serializers import (
+    ConfigSerializer,
+    ValidateRequestSerializer,
+    ValidationResultSerializer,
+)
+
+_VALIDATE_DOC = (
+    "Parse and validate DSL text without saving anything: the body's `content`, else the "
+    "stored text."
+)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List configs, newest first",
+        responses={200: ConfigSerializer(many=True), **error_responses()},
+    ),
+    create=extend_schema(
+        summary="Create a config (parsed and validated; stored even with errors)",
+        responses={201: ConfigSerializer, **error_responses(400)},
+    ),
+    retrieve=extend_schema(
+        summary="A config", responses={200: ConfigSerializer, **error_responses(404)}
+    ),
+    update=extend_schema(
+        summary="Replace a config", responses={200: ConfigSerializer, **error_responses(400, 404)}
+    ),
+    partial_update=extend_schema(
+        summary="Change some fields of a config",
+        responses={200: ConfigSerializer, **error_responses(400, 404)},
+    ),
+    destroy=extend_schema(
+        summary="Delete a config no deployment uses",
+        responses={
+            204: None,
+            **error_responses(404, 409, e409="Deployments use this config."),
+        },
+    ),
+)
+class ConfigViewSet(
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    ResourceViewSet,
+):
+    thing = "config"
+    serializer_class = ConfigSerializer
+    filterset_class = ConfigFilter
+    search_fields = ["name", "content"]
+    ordering_fields = ["name", "created_at", "updated_at"]
+    ordering = ["-created_at"]
+    action_roles = {
+        "create": IsEditor,
+        "update": IsEditor,
+        "partial_update": IsEditor,
+        "destroy": IsEditor,
+    }
+
+    def get_queryset(self) -> Any:
+        return selectors.config_list()
+
+    def perform_create(self, serializer: BaseSerializer) -> None:
+        serializer.instance = services.config_create(
+            **serializer.validated_data, user=self.request.user
+        )
+
+    def perform_update(self, serializer: BaseSerializer) -> None:
+        serializer.instance = services.config_update(
+            config=serializer.instance, user=self.request.user, **serializer.validated_data
+        )
+
+    def perform_destroy(self, instance: Config) -> None:
+        services.config_delete(config=instance)
+
+    def _validation_result(self, content: str) -> Response:
+        _tree, errors = services.config_check(content=content)
+        return Response({"valid": not errors, "errors": errors})
+
+    @extend_schema(
+        summary="Validate a stored config, or the given text in its place",
+        operation_id="configs_validate",
+        description=_VALIDATE_DOC,
+        request=ValidateRequestSerializer,
+        responses={200: ValidationResultSerializer, **error_responses(400, 404)},
+    )
+    @action(detail=True, methods=["post"], serializer_class=ValidateRequestSerializer)
+    def validate(self, request: Request, id: str) -> Response:
+        config = self.get_object()
+        body = ValidateRequestSerializer(data=request.data if request.data else {}, partial=True)
+        body.is_valid(raise_exception=True)
+        return self._validation_result(body.validated_data.get("content", config.content))
+
+    @extend_schema(
+        summary="Validate DSL text; nothing is saved",
+        operation_id="configs_validate_content",
+        request=ValidateRequestSerializer,
+        responses={200: ValidationResultSerializer, **error_responses(400)},
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="validate",
+        url_name="validate-content",
+        serializer_class=ValidateRequestSerializer,
+        filter_backends=[],
+        pagination_class=None,
+    )
+    def validate_content(self, request: Request) -> Response:
+        body = ValidateRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return self._validation_result(body.validated_data["content"])

@@ -1,0 +1,54 @@
+"""State changes of deployments, shared by the API, the admin and commands."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from codeai.exceptions import Conflict
+from configs.models import Config
+from deployments.models import Deployment
+from executions.models import ExecutionStatus
+
+UPDATABLE_FIELDS = frozenset({"name", "config", "timeout_seconds"})
+
+
+def _name_taken(name: str) -> Conflict:
+    return Conflict(f"a deployment named {name!r} already exists")
+
+
+def _save(deployment: Deployment) -> Deployment:
+    if Deployment.objects.filter(name=deployment.name).exclude(pk=deployment.pk).exists():
+        raise _name_taken(deployment.name)
+    deployment.full_clean(validate_unique=False)
+    try:
+        # A savepoint, so that losing a race on the unique name leaves the caller's
+        # transaction usable.
+        with transaction.atomic():
+            deployment.save()
+    except IntegrityError:
+        raise _name_taken(deployment.name) from None
+    return deployment
+
+
+def deployment_create(*, name: str, config: Config | None = None, user: Any = None) -> Deployment:
+    """A new deployment in status ``pending``; a duplicate name is a Conflict."""
+    return _save(Deployment(name=name, config=config))
+
+
+def deployment_update(*, deployment: Deployment, **fields: Any) -> Deployment:
+    unknown = set(fields) - UPDATABLE_FIELDS
+    if unknown:
+        raise TypeError(f"deployment_update() got unknown fields: {', '.join(sorted(unknown))}")
+    for field, value in fields.items():
+        setattr(deployment, field, value)
+    return _save(deployment)
+
+
+def deployment_delete(*, deployment: Deployment) -> None:
+    """Delete a deployment and its history, unless an execution is queued or running."""
+    with transaction.atomic():
+        if deployment.executions.filter(status__in=ExecutionStatus.active()).exists():
+            raise Conflict("deployment has an execution queued or running; cancel it first")
+        deployment.delete()

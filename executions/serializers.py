@@ -1,0 +1,109 @@
+"""Execution shapes of the API: the full execution, its summary, output chunks, execute body."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rest_framework import serializers
+
+from executions.models import Execution
+
+VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SCALARS = (str, int, float, bool)
+
+
+class StepSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    command = serializers.CharField()
+    exit_code = serializers.IntegerField(allow_null=True)
+    started_at = serializers.DateTimeField(allow_null=True)
+    duration_ms = serializers.IntegerField(allow_null=True)
+
+
+class ExecutionSummarySerializer(serializers.ModelSerializer):
+    """A deployment's last execution: status and outcome, without output."""
+
+    deployment_id = serializers.UUIDField(read_only=True)
+    duration_ms = serializers.IntegerField(read_only=True, allow_null=True)
+    triggered_by = serializers.CharField(
+        source="triggered_by_name", read_only=True, help_text="Username of who started it."
+    )
+
+    class Meta:
+        model = Execution
+        fields = [
+            "id",
+            "deployment_id",
+            "command",
+            "status",
+            "exit_code",
+            "explanation",
+            "started_at",
+            "completed_at",
+            "duration_ms",
+            "triggered_by",
+        ]
+        read_only_fields = fields
+
+
+class ExecutionSerializer(ExecutionSummarySerializer):
+    steps = StepSerializer(many=True, read_only=True)
+    variables = serializers.DictField(read_only=True)
+
+    class Meta(ExecutionSummarySerializer.Meta):
+        fields = [
+            "id",
+            "deployment_id",
+            "command",
+            "status",
+            "output",
+            "exit_code",
+            "explanation",
+            "steps",
+            "variables",
+            "started_at",
+            "completed_at",
+            "duration_ms",
+            "triggered_by",
+        ]
+        read_only_fields = fields
+
+
+class ExecutionOutputSerializer(serializers.Serializer):
+    output = serializers.CharField(help_text="Output written after `offset` characters.")
+    offset = serializers.IntegerField()
+    next_offset = serializers.IntegerField(help_text="Pass as `offset` to read what follows.")
+    complete = serializers.BooleanField(help_text="True once the execution has finished.")
+
+
+def _storable(value: Any) -> bool:
+    """A JSON scalar or a list of them, with no NUL characters (PostgreSQL refuses them)."""
+    if isinstance(value, list):
+        return all(isinstance(item, _SCALARS) and _storable(item) for item in value)
+    if isinstance(value, str):
+        return "\x00" not in value
+    return isinstance(value, _SCALARS)
+
+
+class ExecuteRequestSerializer(serializers.Serializer):
+    variables = serializers.DictField(
+        required=False,
+        default=dict,
+        help_text="Predefined variables of the DSL program: name → string, number, "
+        "boolean or list of those.",
+    )
+
+    def validate_variables(self, variables: dict[str, Any]) -> dict[str, Any]:
+        problems = [
+            f"{name!r}: names are letters, digits and _, not starting with a digit"
+            for name in variables
+            if not VARIABLE_NAME.fullmatch(name)
+        ] + [
+            f"{name!r}: must be a string, number, boolean or a list of those"
+            for name, value in variables.items()
+            if value is None or not _storable(value)
+        ]
+        if problems:
+            raise serializers.ValidationError(problems)
+        return variables
