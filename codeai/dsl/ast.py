@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
-@dataclass(kw_only=True, eq=True)
+@dataclass(kw_only=True)
 class Node:
-    line: int = 0
-    column: int = 0
+    # Positions do not take part in equality: two trees are equal when their content is.
+    line: int = field(default=0, compare=False)
+    column: int = field(default=0, compare=False)
 
 
 def internal(default: int = 1):
