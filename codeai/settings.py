@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from kombu import Queue
 
 from codeai import conf
 
@@ -335,6 +336,14 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Celery and executions ------------------------------------------------------------
+EXEC_ENABLED = CODEAI["CODEAI_EXEC_ENABLED"]
+EXEC_TIMEOUT = CODEAI["CODEAI_EXEC_TIMEOUT"]
+EXEC_IDLE_TIMEOUT = CODEAI["CODEAI_EXEC_IDLE_TIMEOUT"]
+EXEC_MAX_OUTPUT_BYTES = CODEAI["CODEAI_EXEC_MAX_OUTPUT_BYTES"]
+EXEC_HEARTBEAT_GRACE = CODEAI["CODEAI_EXEC_HEARTBEAT_GRACE"]
+# How often the sweep looks for executions whose worker stopped heartbeating.
+EXEC_SWEEP_INTERVAL = min(max(EXEC_HEARTBEAT_GRACE / 4, 1.0), 15.0)
+
 # A broker URL, else the Redis of the cache, else kombu's filesystem transport under the
 # data folder: a real worker process with no broker server, for the embedded default.
 BROKER_FOLDER = DATA_DIR / "broker"
@@ -346,18 +355,49 @@ else:
     CELERY_BROKER_URL = "filesystem://"
     for _folder in ("out", "processed"):
         (BROKER_FOLDER / _folder).mkdir(parents=True, exist_ok=True)
+if CELERY_BROKER_URL.startswith("filesystem"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_FOLDER / "out"),
         "data_folder_out": str(BROKER_FOLDER / "out"),
         "processed_folder": str(BROKER_FOLDER / "processed"),
         "store_processed": False,
+        "polling_interval": 0.05,
     }
-
-EXEC_ENABLED = CODEAI["CODEAI_EXEC_ENABLED"]
-EXEC_TIMEOUT = CODEAI["CODEAI_EXEC_TIMEOUT"]
-EXEC_IDLE_TIMEOUT = CODEAI["CODEAI_EXEC_IDLE_TIMEOUT"]
-EXEC_MAX_OUTPUT_BYTES = CODEAI["CODEAI_EXEC_MAX_OUTPUT_BYTES"]
-EXEC_HEARTBEAT_GRACE = CODEAI["CODEAI_EXEC_HEARTBEAT_GRACE"]
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # Redis hands an unacknowledged task to another worker after this long: it must
+        # outlast the longest run (the claim makes a second delivery harmless anyway).
+        "visibility_timeout": max(3600, int(EXEC_TIMEOUT) * 2 + 600),
+        "socket_connect_timeout": 2,
+    }
+# Acknowledge after the run, one task at a time per process, no result backend: the
+# Execution row is the result. Executions have their own queue; a worker started without
+# -Q consumes every queue listed here.
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = (
+    Queue("executions", routing_key="executions"),
+    Queue("celery", routing_key="celery"),
+)
+CELERY_TASK_ROUTES = {"executions.run": {"queue": "executions"}}
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing happens inside the request: give up fast, so a broker that is down turns into
+# a quick 503 instead of a hanging request.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+CELERY_BEAT_SCHEDULE = {
+    "sweep-executions": {"task": "executions.sweep", "schedule": EXEC_SWEEP_INTERVAL},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Metrics --------------------------------------------------------------------------
 METRICS_ENABLED = CODEAI["CODEAI_METRICS_ENABLED"]

@@ -1,24 +1,433 @@
-"""State changes of executions. The executions work replaces these first versions."""
+"""State changes of executions: execute, claim, heartbeat, finish, cancel, sweep, run.
+
+Every status change is a conditional update that checks the row count, so a second
+delivery of a task, a late runner and the sweep can never overwrite each other:
+queued -> running (claim, by one worker), queued -> cancelled (cancel before it starts),
+running -> succeeded/failed/timed_out/cancelled (finish, by the runner) and
+running -> failed (sweep, when the worker stopped heartbeating).
+"""
 
 from __future__ import annotations
 
+import enum
+import logging
+import re
+import time
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, transaction
+from django.db.models import F, Q, Value
+from django.db.models.functions import Concat
+from django.utils import timezone
+from kombu.exceptions import KombuError
 
-from deployments.models import Deployment
-from executions.models import Execution
+from codeai import dsl
+from codeai.exceptions import Conflict, ServiceUnavailable
+from deployments.models import Deployment, DeploymentStatus
+from executions import runner
+from executions.models import Execution, ExecutionStatus
+
+logger = logging.getLogger(__name__)
+
+FLUSH_SECONDS = 1.0  # output reaches the row at least this often while a command runs
+CANCEL_CHECK_SECONDS = 0.5
+VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+DISABLED_EXPLANATION = "command execution is disabled (CODEAI_EXEC_ENABLED=false)"
+
+DEPLOYMENT_STATUS_AFTER = {
+    ExecutionStatus.SUCCEEDED: DeploymentStatus.COMPLETE,
+    ExecutionStatus.FAILED: DeploymentStatus.FAILED,
+    ExecutionStatus.TIMED_OUT: DeploymentStatus.FAILED,
+    ExecutionStatus.CANCELLED: DeploymentStatus.STOPPED,
+}
+
+
+class ClaimResult(enum.Enum):
+    CLAIMED = "claimed"
+    MISSING = "missing"  # not committed (yet): the publisher's transaction is still open
+    TAKEN = "taken"  # already running, finished or cancelled: a second delivery
+
+
+def _username(user: Any) -> str:
+    return getattr(user, "username", "") or ""
+
+
+def _check_variables(variables: dict[str, Any]) -> None:
+    """Names must be identifiers (they become environment variables); values JSON scalars
+    or arrays of them, as the DSL knows them."""
+    errors = []
+    for name, value in variables.items():
+        if not isinstance(name, str) or not VARIABLE_NAME.fullmatch(name):
+            errors.append(f"'{name}' is not a valid variable name")
+            continue
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            if not isinstance(item, str | int | float | bool):
+                errors.append(f"'{name}' must be a string, number, boolean or array of them")
+                break
+            if isinstance(item, str) and "\0" in item:
+                errors.append(f"'{name}' must not contain NUL characters")
+                break
+    if errors:
+        raise ValidationError({"variables": errors})
 
 
 def deployment_execute(
-    *, deployment: Deployment, user: Any, variables: dict[str, Any] | None = None
+    *,
+    deployment: Deployment,
+    user: Any,
+    variables: dict[str, Any] | None = None,
+    request_id: str = "",
 ) -> Execution:
-    """Create a queued execution of the deployment's current config."""
-    with transaction.atomic():
-        return Execution.objects.create(
-            deployment=deployment,
-            config_snapshot=deployment.config.content if deployment.config else "",
-            variables=variables or {},
-            triggered_by=user if getattr(user, "pk", None) else None,
-            triggered_by_name=getattr(user, "username", "") or "",
+    """Create a queued execution of the deployment's current config and enqueue its task.
+
+    The task is published inside the transaction that creates the row: if the broker is
+    down the row is rolled back and ``ServiceUnavailable`` raised, so nothing half-written
+    remains. (A task that arrives before the commit finds no row and retries shortly.)
+    """
+    variables = dict(variables or {})
+    _check_variables(variables)
+    config = deployment.config
+    if config is None:
+        raise Conflict("deployment has no config")
+    result = dsl.check(config.content, filename=config.name, predeclared=tuple(variables))
+    if not result.valid:
+        first = result.diagnostics[0]
+        more = f" (and {len(result.diagnostics) - 1} more)" if len(result.diagnostics) > 1 else ""
+        raise Conflict(f"config is invalid: {first}{more}")
+
+    from executions.tasks import run_execution  # the tasks module imports this one
+
+    try:
+        with transaction.atomic():
+            execution = Execution.objects.create(
+                deployment=deployment,
+                config_snapshot=config.content,
+                variables=variables,
+                triggered_by=user if getattr(user, "pk", None) else None,
+                triggered_by_name=_username(user),
+                request_id=request_id,
+            )
+            run_execution.apply_async(
+                args=[str(execution.pk)],
+                retry=True,
+                retry_policy=settings.CELERY_TASK_PUBLISH_RETRY_POLICY,
+            )
+    except (KombuError, OSError) as error:
+        logger.error("could not queue an execution: %s", error)
+        raise ServiceUnavailable("the task queue is unavailable; try again later") from error
+    except DatabaseError as error:
+        logger.error("could not store an execution: %s", error)
+        raise ServiceUnavailable("the database is unavailable; try again later") from error
+    return execution
+
+
+def execution_cancel(*, execution: Execution, user: Any) -> Execution:
+    """Cancel a queued execution at once; ask a running one to stop (its runner sees the
+    request within a second and ends it cancelled)."""
+    name = _username(user) or "unknown user"
+    now = timezone.now()
+    cancelled_queued = Execution.objects.filter(
+        pk=execution.pk, status=ExecutionStatus.QUEUED
+    ).update(
+        status=ExecutionStatus.CANCELLED,
+        cancel_requested_at=now,
+        cancel_requested_by=name,
+        completed_at=now,
+        explanation=f"cancelled by {name}",
+    )
+    if cancelled_queued:
+        _deployment_follow(execution.deployment_id)
+    else:
+        Execution.objects.filter(
+            pk=execution.pk, status=ExecutionStatus.RUNNING, cancel_requested_at__isnull=True
+        ).update(cancel_requested_at=now, cancel_requested_by=name)
+    execution.refresh_from_db()
+    if execution.status in ExecutionStatus.terminal() and not cancelled_queued:
+        raise Conflict(f"execution already {execution.status}")
+    return execution
+
+
+def execution_claim(*, execution_id: str, worker: str) -> ClaimResult:
+    """Move a queued execution to running for this worker; only one delivery wins."""
+    now = timezone.now()
+    claimed = Execution.objects.filter(pk=execution_id, status=ExecutionStatus.QUEUED).update(
+        status=ExecutionStatus.RUNNING, worker=worker, started_at=now, heartbeat_at=now
+    )
+    if claimed:
+        deployment_id = Execution.objects.values_list("deployment_id", flat=True).get(
+            pk=execution_id
         )
+        _deployment_follow(deployment_id)
+        return ClaimResult.CLAIMED
+    if Execution.objects.filter(pk=execution_id).exists():
+        return ClaimResult.TAKEN
+    return ClaimResult.MISSING
+
+
+def execution_heartbeat(
+    *, execution_id: str, output: str = "", truncated: bool = False, steps: list | None = None
+) -> bool:
+    """Record that the runner is alive, appending output; False once the row is no longer
+    running (the sweep gave up on it), which tells the runner to stop."""
+    changes: dict[str, Any] = {"heartbeat_at": timezone.now()}
+    if output:
+        changes["output"] = Concat(F("output"), Value(output))
+    if truncated:
+        changes["output_truncated"] = True
+    if steps is not None:
+        changes["steps"] = steps
+    return bool(
+        Execution.objects.filter(pk=execution_id, status=ExecutionStatus.RUNNING).update(**changes)
+    )
+
+
+def execution_finish(
+    *, execution_id: str, status: str, exit_code: int | None = None, explanation: str = ""
+) -> bool:
+    """End a running execution; False if something else ended it first."""
+    finished = Execution.objects.filter(pk=execution_id, status=ExecutionStatus.RUNNING).update(
+        status=status, exit_code=exit_code, explanation=explanation, completed_at=timezone.now()
+    )
+    if finished:
+        deployment_id = Execution.objects.values_list("deployment_id", flat=True).get(
+            pk=execution_id
+        )
+        _deployment_follow(deployment_id)
+    return bool(finished)
+
+
+def execution_sweep() -> int:
+    """Fail running executions whose worker stopped heartbeating; returns how many."""
+    limit = timezone.now() - timedelta(seconds=settings.EXEC_HEARTBEAT_GRACE)
+    stale = Execution.objects.filter(status=ExecutionStatus.RUNNING).filter(
+        Q(heartbeat_at__lt=limit) | Q(heartbeat_at__isnull=True, started_at__lt=limit)
+    )
+    swept = 0
+    for execution_id, deployment_id, heartbeat_at, worker in stale.values_list(
+        "pk", "deployment_id", "heartbeat_at", "worker"
+    ):
+        last_seen = heartbeat_at.isoformat(timespec="seconds") if heartbeat_at else "never"
+        lost = Execution.objects.filter(
+            pk=execution_id, status=ExecutionStatus.RUNNING, heartbeat_at=heartbeat_at
+        ).update(
+            status=ExecutionStatus.FAILED,
+            completed_at=timezone.now(),
+            explanation=f"worker lost: no heartbeat since {last_seen.replace('+00:00', 'Z')}",
+        )
+        if lost:
+            logger.warning("execution %s failed: worker %s lost", execution_id, worker)
+            _deployment_follow(deployment_id)
+            swept += lost
+    return swept
+
+
+def _deployment_follow(deployment_id: Any) -> None:
+    """The deployment is running while any of its executions runs, else it shows how the
+    latest finished one ended."""
+    executions = Execution.objects.filter(deployment_id=deployment_id)
+    if executions.filter(status=ExecutionStatus.RUNNING).exists():
+        status = DeploymentStatus.RUNNING
+    else:
+        last = (
+            executions.filter(status__in=ExecutionStatus.terminal())
+            .order_by("-completed_at")
+            .values_list("status", flat=True)
+            .first()
+        )
+        if last is None:
+            return
+        status = DEPLOYMENT_STATUS_AFTER[last]
+    Deployment.objects.filter(pk=deployment_id).exclude(status=status).update(status=status)
+
+
+# --- Running a claimed execution ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str
+    exit_code: int | None = None
+    explanation: str = ""
+
+
+class _Stopped(Exception):
+    """Raised by the step runner to end the DSL run early (cancel, timeout, lost row)."""
+
+    def __init__(self, reason: runner.StopReason, step: int) -> None:
+        self.reason = reason
+        self.step = step
+
+
+class _Recorder:
+    """Collects output and steps of one execution and writes them to its row in batches,
+    heartbeating and watching for a cancel request on the way."""
+
+    def __init__(self, execution_id: str) -> None:
+        self.execution_id = execution_id
+        self.output = runner.CappedOutput(settings.EXEC_MAX_OUTPUT_BYTES)
+        self.steps: list[dict[str, Any]] = []
+        self.steps_changed = False
+        self.truncation_stored = False
+        self.heartbeat_seconds = min(max(settings.EXEC_HEARTBEAT_GRACE / 4, 0.5), 10.0)
+        self.last_flush = self.last_cancel_check = time.monotonic()
+        self.stop_reason: runner.StopReason | None = None
+        self.cancelled_by = ""
+
+    def feed(self, data: bytes) -> None:
+        self.output.feed(data)
+
+    def print_line(self, text: str) -> None:
+        self.output.feed(f"{text}\n".encode())
+
+    def flush(self) -> None:
+        truncated = self.output.truncated and not self.truncation_stored
+        alive = execution_heartbeat(
+            execution_id=self.execution_id,
+            output=self.output.take(),
+            truncated=truncated,
+            steps=self.steps if self.steps_changed else None,
+        )
+        self.truncation_stored |= truncated
+        self.steps_changed = False
+        self.last_flush = time.monotonic()
+        if not alive:
+            self.stop_reason = runner.StopReason.ABANDONED
+
+    def check(self) -> runner.StopReason | None:
+        """Called about ten times a second while a command runs."""
+        now = time.monotonic()
+        since_flush = now - self.last_flush
+        if (self.output.has_pending and since_flush >= FLUSH_SECONDS) or (
+            since_flush >= self.heartbeat_seconds
+        ):
+            self.flush()
+        if self.stop_reason is None and now - self.last_cancel_check >= CANCEL_CHECK_SECONDS:
+            self.last_cancel_check = now
+            requested_by = (
+                Execution.objects.filter(pk=self.execution_id, cancel_requested_at__isnull=False)
+                .values_list("cancel_requested_by", flat=True)
+                .first()
+            )
+            if requested_by is not None:
+                self.cancelled_by = requested_by
+                self.stop_reason = runner.StopReason.CANCELLED
+        return self.stop_reason
+
+    def step_started(self, command: str) -> int:
+        self.steps.append(
+            {
+                "index": len(self.steps) + 1,
+                "command": command,
+                "exit_code": None,
+                "started_at": timezone.now().isoformat(),
+                "duration_ms": None,
+            }
+        )
+        self.steps_changed = True
+        self.flush()
+        return len(self.steps)
+
+    def step_finished(self, result: runner.CommandResult) -> None:
+        self.steps[-1].update(exit_code=result.exit_code, duration_ms=result.duration_ms)
+        self.steps_changed = True
+        self.flush()
+
+
+def _stopped_outcome(stop: _Stopped, *, timeout: float, recorder: _Recorder) -> Outcome:
+    where = f"in step {stop.step}"
+    if stop.reason is runner.StopReason.CANCELLED:
+        return Outcome(ExecutionStatus.CANCELLED, None, f"cancelled by {recorder.cancelled_by}")
+    if stop.reason is runner.StopReason.IDLE:
+        return Outcome(
+            ExecutionStatus.TIMED_OUT,
+            None,
+            f"no output for {settings.EXEC_IDLE_TIMEOUT:g} s {where} (idle timeout)",
+        )
+    if stop.reason is runner.StopReason.TIMEOUT:
+        return Outcome(ExecutionStatus.TIMED_OUT, None, f"timed out after {timeout:g} s {where}")
+    return Outcome(ExecutionStatus.FAILED, None, "stopped: the execution is no longer running")
+
+
+def _interpret(execution: Execution, recorder: _Recorder) -> Outcome:
+    """Run the snapshot of the config; each exec block becomes a child process."""
+    if not settings.EXEC_ENABLED:
+        return Outcome(ExecutionStatus.FAILED, None, DISABLED_EXPLANATION)
+    try:
+        program = dsl.parse(execution.config_snapshot, filename="<config>")
+    except dsl.DSLSyntaxError as error:
+        return Outcome(ExecutionStatus.FAILED, None, f"config is invalid: {error}")
+    timeout = float(settings.EXEC_TIMEOUT)
+    if execution.deployment.timeout_seconds:
+        timeout = min(timeout, float(execution.deployment.timeout_seconds))
+    deadline = time.monotonic() + timeout
+
+    with runner.scratch_folder() as home:
+
+        def run_step(command: str, env: dict[str, str]) -> int:
+            step = recorder.step_started(command)
+            stop_reason = recorder.check()
+            if stop_reason is None and time.monotonic() >= deadline:
+                stop_reason = runner.StopReason.TIMEOUT
+            if stop_reason is not None:
+                raise _Stopped(stop_reason, step)
+            result = runner.run_command(
+                command,
+                cwd=home,
+                env=runner.command_environment(env, home=home),
+                timeout=deadline - time.monotonic(),
+                idle_timeout=settings.EXEC_IDLE_TIMEOUT,
+                on_output=recorder.feed,
+                check=recorder.check,
+            )
+            recorder.step_finished(result)
+            if result.stop_reason is not None:
+                raise _Stopped(result.stop_reason, step)
+            return result.exit_code
+
+        try:
+            result = dsl.run(
+                program,
+                variables=execution.variables,
+                runner=run_step,
+                output=recorder.print_line,
+            )
+        except _Stopped as stop:
+            return _stopped_outcome(stop, timeout=timeout, recorder=recorder)
+        except dsl.DSLRuntimeError as error:
+            return Outcome(ExecutionStatus.FAILED, None, f"runtime error at {error}")
+    if result.exit_code != 0:
+        return Outcome(
+            ExecutionStatus.FAILED,
+            result.exit_code,
+            f"exit code {result.exit_code} in step {result.failed_step}",
+        )
+    return Outcome(ExecutionStatus.SUCCEEDED, 0, "")
+
+
+def execution_run(*, execution_id: str) -> Outcome:
+    """Run a claimed execution to its end and record how it ended. Whatever goes wrong,
+    the row does not stay running while this worker lives."""
+    execution = Execution.objects.select_related("deployment").get(pk=execution_id)
+    recorder = _Recorder(execution_id)
+    try:
+        outcome = _interpret(execution, recorder)
+    except Exception as error:
+        logger.exception("execution %s crashed", execution_id)
+        outcome = Outcome(
+            ExecutionStatus.FAILED,
+            None,
+            f"internal error ({type(error).__name__}); see the worker log",
+        )
+    recorder.flush()
+    execution_finish(
+        execution_id=execution_id,
+        status=outcome.status,
+        exit_code=outcome.exit_code,
+        explanation=outcome.explanation,
+    )
+    return outcome

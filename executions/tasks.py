@@ -1,0 +1,54 @@
+"""Celery tasks of executions: thin callers of executions.services.
+
+``run_execution`` takes only the execution id. It is acknowledged late (after the run),
+so a worker that dies before finishing lets the broker deliver the task again; the claim
+(queued -> running) makes that second delivery, and any duplicate, do nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from celery import Task, shared_task
+from celery.signals import worker_ready
+from django.db import DatabaseError, connections
+
+from executions import services
+
+logger = logging.getLogger(__name__)
+
+# A task can arrive before the transaction that created its row commits: retry briefly.
+MISSING_ROW_RETRIES = 50
+MISSING_ROW_COUNTDOWN = 0.1
+
+
+@shared_task(bind=True, name="executions.run", acks_late=True, ignore_result=True)
+def run_execution(self: Task, execution_id: str) -> None:
+    worker = f"{self.request.hostname} pid {os.getpid()}"
+    claim = services.execution_claim(execution_id=execution_id, worker=worker)
+    if claim is services.ClaimResult.MISSING:
+        if self.request.retries >= MISSING_ROW_RETRIES:
+            logger.warning("execution %s never appeared; task dropped", execution_id)
+            return
+        raise self.retry(countdown=MISSING_ROW_COUNTDOWN, max_retries=MISSING_ROW_RETRIES)
+    if claim is services.ClaimResult.TAKEN:
+        logger.info("execution %s already claimed or finished; delivery ignored", execution_id)
+        return
+    services.execution_run(execution_id=execution_id)
+
+
+@shared_task(name="executions.sweep", ignore_result=True)
+def sweep_executions() -> int:
+    return services.execution_sweep()
+
+
+@worker_ready.connect
+def sweep_at_worker_start(**_kwargs: object) -> None:
+    """Executions left running by a worker that died are failed as soon as one starts."""
+    try:
+        services.execution_sweep()
+    except DatabaseError:
+        logger.exception("sweep at worker start failed")
+    finally:
+        connections.close_all()
