@@ -1,0 +1,76 @@
+"""Gunicorn settings for ``codeai server start``, from the deployment guide's variables.
+
+``codeai server start`` passes this file by path, so a HUP (``systemctl reload codeai``) makes
+the gunicorn master read it again (with the YAML files) before restarting its workers.
+``GUNICORN_CMD_ARGS`` still overrides anything here, e.g. ``GUNICORN_CMD_ARGS="--workers 3"``.
+
+How the guide's Go-style HTTP timeouts map onto gunicorn, which has no per-phase deadlines:
+
+* ``CODEAI_READ_TIMEOUT`` + ``CODEAI_WRITE_TIMEOUT`` -> ``timeout``: the longest a worker may
+  go silent (reading a request, then producing and writing the response) before the master
+  kills and replaces it (default 15s + 15s = 30s).
+* the same sum -> ``graceful_timeout``: after SIGTERM or HUP, workers get this long to finish
+  the requests they hold, so no request that would have completed in time is cut off.
+* ``CODEAI_IDLE_TIMEOUT`` -> ``keepalive``: how long a kept-alive connection may wait for its
+  next request (default 60s; it outlasts the idle timeouts of most load balancers, so they
+  close first and never hit a closed connection). Keep-alive needs the threaded worker, hence
+  ``gthread``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+from codeai import conf
+from codeai.gunicorn_hooks import child_exit, on_starting  # noqa: F401 (gunicorn hooks)
+
+CGROUP_V2_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+CGROUP_V1_CPU_QUOTA = Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us")
+CGROUP_V1_CPU_PERIOD = Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us")
+THREADS_PER_WORKER = 4
+
+
+def _cgroup_cpu_limit(cpu_max: Path, v1_quota: Path, v1_period: Path) -> float | None:
+    """The CPU quota of this container or systemd unit (CPUQuota=200% -> 2.0), if any."""
+    try:
+        quota, period = cpu_max.read_text().split()
+    except (OSError, ValueError):
+        try:
+            quota, period = v1_quota.read_text().strip(), v1_period.read_text().strip()
+        except OSError:
+            return None
+    if quota in ("max", "-1"):
+        return None
+    return int(quota) / int(period)
+
+
+def cpu_count(
+    cpu_max: Path = CGROUP_V2_CPU_MAX,
+    v1_quota: Path = CGROUP_V1_CPU_QUOTA,
+    v1_period: Path = CGROUP_V1_CPU_PERIOD,
+) -> int:
+    """CPUs this process may use: its affinity, capped by a cgroup quota (Kubernetes limits)."""
+    available = len(os.sched_getaffinity(0))
+    limit = _cgroup_cpu_limit(cpu_max, v1_quota, v1_period)
+    return available if limit is None else max(1, min(available, math.ceil(limit)))
+
+
+def bind_address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+_settings = conf.load()
+
+wsgi_app = "codeai.wsgi:application"
+proc_name = "codeai"
+bind = [bind_address(_settings["CODEAI_HOST"], _settings["CODEAI_PORT"])]
+workers = 2 * cpu_count() + 1
+worker_class = "gthread"
+threads = THREADS_PER_WORKER
+timeout = math.ceil(_settings["CODEAI_READ_TIMEOUT"] + _settings["CODEAI_WRITE_TIMEOUT"])
+graceful_timeout = timeout
+keepalive = math.ceil(_settings["CODEAI_IDLE_TIMEOUT"])
+# Worker heartbeat files: RAM, never the (possibly read-only) image filesystem.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
