@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from rest_framework.routers import SimpleRouter
-
+from codeai.api.routers import OptionalSlashRouter
 from configs.views import ConfigViewSet
 
-router = SimpleRouter(trailing_slash="/?")
+router = OptionalSlashRouter()
 router.register("configs", ConfigViewSet, basename="config")
 
 urlpatterns = router.urls

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from rest_framework.routers import SimpleRouter
-
+from codeai.api.routers import OptionalSlashRouter
 from deployments.views import DeploymentViewSet
 
-router = SimpleRouter(trailing_slash="/?")
+router = OptionalSlashRouter()
 router.register("deployments", DeploymentViewSet, basename="deployment")
 
 urlpatterns = router.urls

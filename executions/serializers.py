@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
 from rest_framework import serializers
 
 from executions.models import Execution
-
-VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_SCALARS = (str, int, float, bool)
 
 
 class StepSerializer(serializers.Serializer):
@@ -77,33 +71,10 @@ class ExecutionOutputSerializer(serializers.Serializer):
     complete = serializers.BooleanField(help_text="True once the execution has finished.")
 
 
-def _storable(value: Any) -> bool:
-    """A JSON scalar or a list of them, with no NUL characters (PostgreSQL refuses them)."""
-    if isinstance(value, list):
-        return all(isinstance(item, _SCALARS) and _storable(item) for item in value)
-    if isinstance(value, str):
-        return "\x00" not in value
-    return isinstance(value, _SCALARS)
-
-
 class ExecuteRequestSerializer(serializers.Serializer):
     variables = serializers.DictField(
         required=False,
         default=dict,
         help_text="Predefined variables of the DSL program: name → string, number, "
-        "boolean or list of those.",
+        "boolean or list of those (checked by executions.services).",
     )
-
-    def validate_variables(self, variables: dict[str, Any]) -> dict[str, Any]:
-        problems = [
-            f"{name!r}: names are letters, digits and _, not starting with a digit"
-            for name in variables
-            if not VARIABLE_NAME.fullmatch(name)
-        ] + [
-            f"{name!r}: must be a string, number, boolean or a list of those"
-            for name, value in variables.items()
-            if value is None or not _storable(value)
-        ]
-        if problems:
-            raise serializers.ValidationError(problems)
-        return variables

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from rest_framework.routers import SimpleRouter
-
+from codeai.api.routers import OptionalSlashRouter
 from executions.views import ExecutionViewSet
 
-router = SimpleRouter(trailing_slash="/?")
+router = OptionalSlashRouter()
 router.register("executions", ExecutionViewSet, basename="execution")
 
 urlpatterns = router.urls

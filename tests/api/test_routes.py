@@ -1,0 +1,103 @@
+"""Every route, every kind of caller: anonymous 401, lacking role 403, enough role 2xx;
+ids that are malformed or unknown 404; bodies that are not JSON objects 400."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pytest
+
+from codeai.roles import ROLES
+from configs.services import config_create
+from deployments.services import deployment_create
+from tests.api.conftest import CALLERS, VALID_CONTENT
+from tests.api.routes import DETAIL_ROUTES, ROUTES, WRITE_ROUTES, Route
+
+THINGS = {"configs": "config", "deployments": "deployment", "executions": "execution"}
+
+
+@pytest.fixture
+def api_objects(deployment, execution) -> dict[str, Any]:
+    return {
+        "config": deployment.config,
+        "unused_config": config_create(name="unused", content=VALID_CONTENT),
+        "deployment": deployment,
+        "idle_deployment": deployment_create(name="idle"),
+        "execution": execution,
+    }
+
+
+def call(client, route: Route, url: str, body: Any = None):
+    return client.generic(
+        route.method,
+        url,
+        data=None if body is None else body,
+        content_type="application/json",
+    )
+
+
+def expected_status(route: Route, caller: str) -> int:
+    if caller == "anonymous":
+        return 401
+    allowed = caller in ROLES and ROLES.index(caller) >= ROLES.index(route.role)
+    return route.status if allowed else 403
+
+
+@pytest.mark.parametrize("caller", ["anonymous", *CALLERS])
+@pytest.mark.parametrize("route", ROUTES, ids=str)
+def test_route_answers_by_role(route, caller, client_for, api_objects):
+    body = None if route.body is None else json.dumps(route.body)
+    response = call(client_for(caller), route, route.url(api_objects), body)
+
+    assert response.status_code == expected_status(route, caller), response.content
+    if response.status_code != 204:
+        assert response["Content-Type"] == "application/json"
+    if response.status_code == 401:
+        assert response.json() == {"error": "authentication required"}
+        assert response["WWW-Authenticate"].startswith("Bearer")
+    if response.status_code == 403:
+        assert response.json() == {"error": "insufficient permissions"}
+
+
+def _body(route: Route) -> str | None:
+    return None if route.body is None else json.dumps(route.body)
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=str)
+def test_route_answers_without_the_trailing_slash(route, client_for, api_objects):
+    response = call(
+        client_for(route.role), route, route.url(api_objects, slash=False), _body(route)
+    )
+
+    assert response.status_code == route.status, response.content
+
+
+def _thing_of(route: Route) -> str:
+    # The object the path's last id names: /deployments/{d}/executions/ lists a deployment's.
+    return THINGS[route.path.split("/")[3]]
+
+
+@pytest.mark.parametrize("bad_id", ["not-a-uuid", "12345", str(uuid.uuid4())])
+@pytest.mark.parametrize("route", DETAIL_ROUTES, ids=str)
+def test_malformed_or_unknown_id_is_404(route, bad_id, admin_client, api_objects):
+    url = route.url({name: type("Missing", (), {"pk": bad_id}) for name in api_objects})
+
+    response = call(admin_client, route, url, _body(route))
+
+    assert response.status_code == 404
+    assert response.json() == {"error": f"{_thing_of(route)} not found"}
+
+
+@pytest.mark.parametrize(
+    "raw_body",
+    ["[]", '"text"', "42", "null", "{not json", '{"a": 1'],
+    ids=["list", "string", "number", "null", "malformed", "truncated"],
+)
+@pytest.mark.parametrize("route", WRITE_ROUTES, ids=str)
+def test_body_that_is_not_a_json_object_is_400(route, raw_body, admin_client, api_objects):
+    response = call(admin_client, route, route.url(api_objects), raw_body)
+
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]
