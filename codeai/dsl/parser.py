@@ -21,9 +21,12 @@ MAX_NESTING = 64
 
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r"}
 _ESCAPE_RE = re.compile(r"\\(.)", re.DOTALL)
-# What can hide a brace from the nesting count: strings, comments and exec text.
+# What can hide a brace: strings, comments and exec text. Unterminated ones swallow the
+# rest of the text, so no character is scanned twice (linear time on any input).
 _BRACE_SCAN_RE = re.compile(
-    r'"[^"\\]*(?:\\.[^"\\]*)*"|//[^\n]*|/\*[^*]*\*+(?:[^/*][^*]*\*+)*/|exec\s*\{[^}]*\}|[{}]'
+    r'"[^"\\]*(?:\\.[^"\\]*)*"?|//[^\n]*|/\*[^*]*\*+(?:[^/*][^*]*\*+)*/|/\*.*'
+    r"|exec\s*\{[^}]*\}?|[{}]",
+    re.DOTALL,
 )
 
 

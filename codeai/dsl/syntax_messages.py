@@ -33,9 +33,10 @@ _PUNCTUATION = {
     "DOT": ".",
     "AT": "@",
 }
-# Scans a prefix of the source to find the token before the error (error path only).
+# Scans a prefix of the source to find the token before the error (error path only);
+# unterminated strings and comments swallow the rest so the scan stays linear.
 _TOKEN_RE = re.compile(
-    r'\s+|//[^\n]*|/\*[^*]*\*+(?:[^/*][^*]*\*+)*/|"[^"\\]*(?:\\.[^"\\]*)*"|exec\s*\{[^}]+\}'
+    r'\s+|//[^\n]*|/\*[^*]*\*+(?:[^/*][^*]*\*+)*/|/\*.*|"[^"\\]*(?:\\.[^"\\]*)*"?|exec\s*\{[^}]*\}?'
     r"|[A-Za-z_][A-Za-z0-9_]*|[0-9]+(?:\.[0-9]*)?|==|!=|<=|>=|&&|\|\||.",
     re.DOTALL,
 )
