@@ -141,3 +141,28 @@ class TextFormatter(logging.Formatter):
         line = super().format(record)
         extra = " ".join(f"{key}={value}" for key, value in _extra_fields(record).items())
         return redact(f"{line} {extra}" if extra else line)
+
+
+def logging_config(log_format: str, level: str) -> dict[str, Any]:
+    """The ``dictConfig`` for Django (``LOGGING``), Celery workers and gunicorn's own loggers
+    (gunicorn's ``logconfig_dict``): everything through one console handler and format."""
+    console = {"handlers": ["console"], "level": level, "propagate": False}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": JSONFormatter}, "text": {"()": TextFormatter}},
+        "filters": {"request_id": {"()": RequestIdFilter}},
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": log_format,
+                "filters": ["request_id"],
+            },
+        },
+        "root": {"handlers": ["console"], "level": level},
+        "loggers": {
+            "django.db.backends": {"level": "INFO"},
+            "gunicorn.error": console,
+            "gunicorn.access": console,
+        },
+    }

@@ -15,6 +15,7 @@ import environ
 from kombu import Queue
 
 from codeai import conf
+from codeai import logging as codeai_logging
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -408,23 +409,4 @@ METRICS_RUNTIME = CODEAI["CODEAI_METRICS_RUNTIME"]
 
 # --- Logging --------------------------------------------------------------------------
 LOG_LEVEL = {"warn": "WARNING"}.get(CODEAI["CODEAI_LOG_LEVEL"], CODEAI["CODEAI_LOG_LEVEL"].upper())
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "json": {"()": "codeai.logging.JSONFormatter"},
-        "text": {"()": "codeai.logging.TextFormatter"},
-    },
-    "filters": {"request_id": {"()": "codeai.logging.RequestIdFilter"}},
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": CODEAI["CODEAI_LOG_FORMAT"],
-            "filters": ["request_id"],
-        },
-    },
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {
-        "django.db.backends": {"level": "INFO"},
-    },
-}
+LOGGING = codeai_logging.logging_config(CODEAI["CODEAI_LOG_FORMAT"], LOG_LEVEL)
