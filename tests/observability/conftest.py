@@ -6,6 +6,7 @@ RabbitMQ are never stopped: the "service is down" tests start and stop their own
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -250,9 +251,6 @@ def throwaway_postgres() -> Iterator[Postgres]:
     postgres = Postgres()
     postgres.start()
     yield postgres
-    try:
+    with contextlib.suppress(subprocess.CalledProcessError):  # a test may have stopped it
         postgres.stop()
-    except subprocess.CalledProcessError:
-        pass  # already stopped by the test
     postgres.remove()
-
