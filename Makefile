@@ -1,5 +1,5 @@
 # Everyday commands. `make run` starts the whole system; `make test` runs the whole suite.
-.PHONY: venv run test lint format migrate build bench clean
+.PHONY: venv run test lint format migrate build wheel bench clean
 
 venv:
 	scripts/bootstrap.sh
@@ -19,8 +19,9 @@ format: venv
 	.venv/bin/ruff check --fix .
 
 migrate: venv
-	.venv/bin/python manage.py migrate
+	.venv/bin/codeai server migrate
 
+# The image: the Dockerfile's build args feed `codeai version`.
 build:
 	docker build \
 	  --build-arg VERSION=$$(git describe --tags --always) \
@@ -28,5 +29,9 @@ build:
 	  --build-arg GIT_COMMIT=$$(git rev-parse HEAD) \
 	  -t codeai:latest .
 
+# The installable wheel (what the image installs): dist/codeai-<version>-py3-none-any.whl
+wheel: venv
+	.venv/bin/pip wheel --no-deps --no-build-isolation --wheel-dir dist .
+
 clean:
-	rm -rf var staticfiles .pytest_cache .ruff_cache
+	rm -rf var staticfiles dist build .pytest_cache .ruff_cache

@@ -62,7 +62,8 @@ def run_management_command(name: str, *arguments: str) -> None:
     setup_django()
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(["codeai", name, *arguments])
+    # Django names its program after argv[0] in messages: "Type 'codeai manage help'".
+    execute_from_command_line(["codeai manage", name, *arguments])
 
 
 def exec_program(argv: list[str]) -> None:
@@ -213,8 +214,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     config = verbs.add_parser("config", help="check or print the effective configuration")
     config_actions = config.add_subparsers(dest="action", required=True, metavar="ACTION")
-    _add(config_actions, "validate", config_command, "Exit 1 listing each malformed value.")
-    show = _add(config_actions, "show", config_command, "Print the settings, secrets as ****.")
+    _add(
+        config_actions,
+        "validate",
+        config_command,
+        "Exit 1 listing each malformed value.",
+        [database],
+    )
+    show = _add(
+        config_actions,
+        "show",
+        config_command,
+        "Print the settings, secrets as ****.",
+        [database],
+    )
     show.add_argument("--output", choices=["text", "json"], default="text")
 
     version = _add(verbs, "version", version_command, "Print the version, build date and commit.")
