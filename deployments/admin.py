@@ -10,7 +10,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -168,6 +168,9 @@ class DeploymentAdmin(admin.ModelAdmin):
         ]
         return [*extra, *super().get_urls()]
 
+    def get_inlines(self, request: HttpRequest, obj: Deployment | None) -> list:
+        return self.inlines if obj else []
+
     def has_execute_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         """Editors (and admins) execute and stop, as in the API."""
         return has_role(request.user, EDITOR)
@@ -224,6 +227,13 @@ class DeploymentAdmin(admin.ModelAdmin):
                 saved = deployment_update(deployment=saved, timeout_seconds=timeout)
             obj.__dict__.update(saved.__dict__)
 
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple:
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        # Executions are read-only history that goes with its deployment: deleting one
+        # needs only the deployment's delete permission (admins), as in the API.
+        perms_needed.discard(Execution._meta.verbose_name)
+        return deleted, counts, perms_needed, protected
+
     def delete_model(self, request: HttpRequest, obj: Deployment) -> None:
         deployment_delete(deployment=obj)
 
@@ -271,6 +281,8 @@ class DeploymentAdmin(admin.ModelAdmin):
                     )
                 except CodeAIError as error:
                     messages.error(request, f"{deployment.name}: {error}")
+                except ValidationError as error:
+                    messages.error(request, f"{deployment.name}: {'; '.join(error.messages)}")
             if not started:
                 return None if "action" in request.POST else HttpResponseRedirect(request.path)
             messages.success(request, f"Started {len(started)} execution(s).")

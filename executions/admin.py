@@ -20,6 +20,7 @@ from django.http import (
 )
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from codeai.admin_site import LeanChangeList, PeekPaginator, format_duration, status_badge
 from codeai.exceptions import CodeAIError
@@ -195,7 +196,7 @@ class ExecutionAdmin(admin.ModelAdmin):
             '<pre class="codeai-terminal" id="codeai-output" data-url="{}" data-offset="{}"'
             ' data-complete="{}" tabindex="0">{}</pre></div>',
             status_badge(obj.status, obj.get_status_display()),
-            "" if active else format_html(" hidden"),
+            "" if active else mark_safe(" hidden"),
             reverse("admin:executions_execution_download", args=[obj.pk]),
             format_html(" <span class='codeai-muted'>(truncated at the output cap)</span>")
             if obj.output_truncated
