@@ -135,7 +135,7 @@ class DeploymentViewSet(
         ordering_fields=["created_at", "started_at", "completed_at", "status"],
     )
     def executions(self, request: Request, id: str) -> Response:
-        deployment = self.get_object(queryset=selectors.deployment_list())
+        deployment = self.get_object(queryset=Deployment.objects.only("pk"))
         queryset = self.filter_queryset(self.get_queryset().filter(deployment=deployment))
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(ExecutionSerializer(page, many=True).data)

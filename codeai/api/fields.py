@@ -46,5 +46,8 @@ class UUIDRelatedField(serializers.RelatedField):
             self.fail("does_not_exist", thing=self.thing, value=data)
         return found
 
+    def use_pk_only_optimization(self) -> bool:
+        return True  # the id is on the row already: no query per object
+
     def to_representation(self, value: Model) -> str:
         return str(value.pk)
