@@ -32,7 +32,6 @@ from django.db.models import Count, DurationField, ExpressionWrapper, F, Min, Q,
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     GC_COLLECTOR,
     PLATFORM_COLLECTOR,
     PROCESS_COLLECTOR,
@@ -44,10 +43,10 @@ from prometheus_client import (
     Histogram,
     PlatformCollector,
     ProcessCollector,
-    generate_latest,
     multiprocess,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
 logger = logging.getLogger(__name__)
@@ -539,6 +538,7 @@ def scrape_registry() -> CollectorRegistry:
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
-    """The Prometheus text exposition of ``scrape_registry()``."""
-    body = generate_latest(scrape_registry())
-    return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
+    """``scrape_registry()`` in the format the scraper asks for (text 0.0.4 by default,
+    OpenMetrics when accepted)."""
+    encode, content_type = choose_encoder(request.headers.get("Accept", ""))
+    return HttpResponse(encode(scrape_registry()), content_type=content_type)

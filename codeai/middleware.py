@@ -59,7 +59,8 @@ def route_pattern(request: HttpRequest) -> str:
     if match is None or match.route is None:
         return UNMATCHED_PATH
     route = _REGEX_GROUP.sub(r"{\1}", match.route)
-    route = _CONVERTER.sub(r"{\1}", route).replace("^", "").replace("$", "").replace("\\", "")
+    route = _CONVERTER.sub(r"{\1}", route).replace("/?", "/")  # optional slash: one route
+    route = route.replace("^", "").replace("$", "").replace("\\", "")
     return "/" + route.lstrip("/")
 
 

@@ -82,9 +82,10 @@ def test_missing_filesystem_broker_folder_degrades(client, settings):
     assert response.status_code == 200
     assert body["status"] == "degraded"
     assert body["checks"]["broker"]["status"] == "unhealthy"
-    assert "broker" not in body["checks"]["broker"]["error"] or "folder" in body["checks"][
-        "broker"
-    ]["error"]
+    assert (
+        "broker" not in body["checks"]["broker"]["error"]
+        or "folder" in body["checks"]["broker"]["error"]
+    )
 
 
 # --- Real services stopped for real (own throwaway instances on this suite's ports) ----------

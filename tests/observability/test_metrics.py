@@ -1,0 +1,295 @@
+"""Every metric family of the guide on /metrics, after real requests, queries and executions."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+import requests
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import AccessToken
+
+from codeai import metrics
+from deployments.models import Deployment
+from executions.models import Execution, ExecutionStatus
+from tests.observability.conftest import (
+    PYTHON,
+    ROOT,
+    Samples,
+    app_env,
+    free_port,
+    parse_samples,
+    sample,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def scrape(client) -> Samples:
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain; version=0.0.4")
+    return parse_samples(response.content.decode())
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    return sample(samples, name, **labels) or 0.0
+
+
+@pytest.fixture
+def api() -> APIClient:
+    client = APIClient()
+    user = User.objects.create_superuser("metrics-admin", password="pw-metrics-admin")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
+    return client
+
+
+def test_http_metrics_label_route_patterns_not_urls(client, api):
+    before = scrape(client)
+    for _ in range(2):
+        assert api.get(f"/api/v1/configs/{uuid.uuid4()}/").status_code == 404
+    body = json.dumps({"name": "metrics", "content": 'exec { echo "hi" }\n'})
+    assert api.post("/api/v1/configs/", body, content_type="application/json").status_code == 201
+    assert client.get("/no/such/page/").status_code == 404
+    after = scrape(client)
+
+    detail = {"method": "GET", "path": "/api/v1/configs/{id}/"}
+    create = {"method": "POST", "path": "/api/v1/configs/"}
+    requests_total = "codeai_http_requests_total"
+    assert (
+        value(after, requests_total, **detail, status_code="404")
+        - value(before, requests_total, **detail, status_code="404")
+        == 2
+    )
+    assert (
+        value(after, requests_total, **create, status_code="201")
+        - value(before, requests_total, **create, status_code="201")
+        == 1
+    )
+    assert value(after, requests_total, method="GET", path="<unmatched>", status_code="404") >= 1
+    for name in ("duration_seconds", "size_bytes"):
+        count = f"codeai_http_request_{name}_count"
+        assert value(after, count, **detail) - value(before, count, **detail) == 2
+    size_sum = "codeai_http_request_size_bytes_sum"
+    assert value(after, size_sum, **create) - value(before, size_sum, **create) == len(body)
+    response_count = "codeai_http_response_size_bytes_count"
+    assert value(after, response_count, **create) - value(before, response_count, **create) == 1
+    # No raw URL with an id ever becomes a label value.
+    paths = {dict(labels).get("path", "") for _, labels in after}
+    assert not any(len(part) == 36 for path in paths for part in path.split("/"))
+
+
+def test_active_requests_counts_the_scrape_in_flight(client):
+    assert sample(scrape(client), "codeai_http_active_requests") == 1
+
+
+def test_database_query_and_error_metrics(client):
+    before = scrape(client)
+    Deployment.objects.create(name="duplicate")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Deployment.objects.create(name="duplicate")
+    list(Deployment.objects.all())
+    after = scrape(client)
+
+    for operation in ("insert", "select"):
+        queries = "codeai_db_queries_total"
+        assert value(after, queries, operation=operation) > value(
+            before, queries, operation=operation
+        )
+        durations = "codeai_db_query_duration_seconds_count"
+        assert value(after, durations, operation=operation) > value(
+            before, durations, operation=operation
+        )
+    errors = "codeai_db_query_errors_total"
+    assert (
+        value(after, errors, error_type="IntegrityError")
+        - value(before, errors, error_type="IntegrityError")
+        == 1
+    )
+    assert sample(after, "codeai_db_connections_active") is not None
+    assert sample(after, "codeai_db_connections_idle") is not None
+
+
+def _execution(deployment, status, *, started=None, seconds=None, steps=(), **fields):
+    now = timezone.now()
+    started_at = now - timedelta(seconds=started) if started is not None else None
+    completed_at = started_at + timedelta(seconds=seconds) if seconds is not None else None
+    if status == ExecutionStatus.CANCELLED and started_at is None:
+        completed_at = now
+    return Execution.objects.create(
+        deployment=deployment,
+        status=status,
+        started_at=started_at,
+        completed_at=completed_at,
+        steps=[
+            {"index": i, "command": "x", "exit_code": 0, "started_at": None, "duration_ms": ms}
+            for i, ms in enumerate(steps)
+        ],
+        **fields,
+    )
+
+
+def test_workflow_metrics_are_computed_from_the_database(client):
+    build = Deployment.objects.create(name="build")
+    Deployment.objects.create(name="idle")
+    _execution(build, ExecutionStatus.SUCCEEDED, started=60, seconds=3, steps=[100, 2500])
+    _execution(build, ExecutionStatus.FAILED, started=60, seconds=20, steps=[20000])
+    _execution(build, ExecutionStatus.RUNNING, started=5, steps=[40, None])
+    queued = _execution(build, ExecutionStatus.QUEUED)
+    Execution.objects.filter(pk=queued.pk).update(created_at=timezone.now() - timedelta(minutes=2))
+    _execution(build, ExecutionStatus.TIMED_OUT, started=900, seconds=700)
+    _execution(build, ExecutionStatus.CANCELLED)  # cancelled while queued: never started
+
+    samples = scrape(client)
+
+    executions = "codeai_workflow_executions_total"
+    expected = {"queued": 6, "running": 4, "succeeded": 1, "failed": 1}
+    expected |= {"timed_out": 1, "cancelled": 1}
+    for status, count in expected.items():
+        assert sample(samples, executions, status=status) == count, status
+    assert sample(samples, "codeai_workflow_active_count", workflow_name="build") == 2
+    assert sample(samples, "codeai_workflow_active_count", workflow_name="idle") == 0
+    assert sample(samples, "codeai_workflow_queued_count") == 1
+    assert 120 <= sample(samples, "codeai_workflow_oldest_queued_age_seconds") < 180
+
+    duration = "codeai_workflow_execution_duration_seconds"
+    assert sample(samples, f"{duration}_bucket", status="succeeded", le="2.5") == 0
+    assert sample(samples, f"{duration}_bucket", status="succeeded", le="5.0") == 1
+    assert sample(samples, f"{duration}_sum", status="succeeded") == pytest.approx(3.0)
+    assert sample(samples, f"{duration}_bucket", status="failed", le="10.0") == 0
+    assert sample(samples, f"{duration}_bucket", status="failed", le="30.0") == 1
+    assert sample(samples, f"{duration}_bucket", status="timed_out", le="600.0") == 0
+    assert sample(samples, f"{duration}_bucket", status="timed_out", le="+Inf") == 1
+    assert sample(samples, f"{duration}_count", status="cancelled") == 0
+
+    step = "codeai_workflow_step_duration_seconds"
+    assert sample(samples, f"{step}_bucket", le="0.05") == 1  # the running one's finished step
+    assert sample(samples, f"{step}_bucket", le="0.1") == 2
+    assert sample(samples, f"{step}_bucket", le="2.5") == 3
+    assert sample(samples, f"{step}_bucket", le="10.0") == 3
+    assert sample(samples, f"{step}_bucket", le="30.0") == 4
+    assert sample(samples, f"{step}_count") == 4  # the step still running is not counted
+    assert sample(samples, f"{step}_sum") == pytest.approx(22.64)
+
+
+# --- Integrations: real outbound HTTP calls to a local server ---------------------------------
+class _JWKSHandler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b'{"keys": []}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def jwks_url() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), _JWKSHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/.well-known/jwks.json"
+    server.shutdown()
+    server.server_close()
+
+
+def test_integration_calls_errors_retries_and_circuit_breaker(client, jwks_url):
+    service = f"jwks-{uuid.uuid4().hex[:8]}"
+    breaker = metrics.circuit_breaker(service, failure_threshold=2, reset_after=0.3)
+    dead_url = f"http://127.0.0.1:{free_port()}/jwks.json"
+
+    @metrics.track_integration_call(service)
+    def fetch(url: str) -> dict:
+        response = requests.get(url, timeout=2)
+        response.raise_for_status()
+        return response.json()
+
+    assert fetch(jwks_url) == {"keys": []}
+    for _ in range(2):
+        with pytest.raises(requests.ConnectionError):
+            fetch(dead_url)
+        metrics.record_integration_retry(service)
+    assert breaker.state == "open"
+    with pytest.raises(metrics.CircuitOpenError):
+        fetch(jwks_url)  # refused without calling while open
+    open_samples = scrape(client)
+    time.sleep(0.35)
+    assert fetch(jwks_url) == {"keys": []}  # half-open trial succeeds: closed again
+    samples = scrape(client)
+
+    assert sample(samples, "codeai_integration_calls_total", service_name=service, status="success")
+    assert value(samples, "codeai_integration_calls_total", service_name=service, status="error")
+    assert (
+        value(samples, "codeai_integration_calls_total", service_name=service, status="rejected")
+        == 1
+    )
+    assert value(samples, "codeai_integration_errors_total", service_name=service,
+                 error_type="ConnectionError") == 2  # fmt: skip
+    assert value(samples, "codeai_integration_retries_total", service_name=service) == 2
+    assert (
+        value(samples, "codeai_integration_call_duration_seconds_count", service_name=service) == 4
+    )
+    state = "codeai_integration_circuit_breaker_state"
+    assert sample(open_samples, state, service_name=service, state="open") == 1
+    assert sample(samples, state, service_name=service, state="open") == 0
+    assert sample(samples, state, service_name=service, state="closed") == 1
+
+
+# --- Settings: CODEAI_METRICS_ENABLED, _PATH, _PROCESS, _RUNTIME ---------------------------------
+PROBE_SCRIPT = """
+import json, django
+django.setup()
+from django.test import Client
+client = Client(HTTP_HOST="localhost")
+print(json.dumps({path: [r.status_code, r.content.decode()] for path in ("/metrics", "/internal/m")
+                  for r in [client.get(path)]}))
+"""
+
+
+def _endpoints(**env: str) -> dict[str, tuple[int, str]]:
+    result = subprocess.run(
+        [PYTHON, "-c", PROBE_SCRIPT],
+        cwd=ROOT,
+        env=app_env(DJANGO_SETTINGS_MODULE="codeai.settings", **env),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_metrics_settings_switch_the_endpoint_and_collectors():
+    default = _endpoints()
+    assert default["/metrics"][0] == 200
+    assert "process_resident_memory_bytes" in default["/metrics"][1]
+    assert "python_gc_collections_total" in default["/metrics"][1]
+
+    assert _endpoints(CODEAI_METRICS_ENABLED="false")["/metrics"][0] == 404
+
+    moved = _endpoints(CODEAI_METRICS_PATH="/internal/m")
+    assert moved["/internal/m"][0] == 200
+    assert moved["/metrics"][0] == 404
+
+    bare = _endpoints(CODEAI_METRICS_PROCESS="false", CODEAI_METRICS_RUNTIME="false")["/metrics"][1]
+    assert "codeai_http_requests_total" in bare
+    assert "process_" not in bare
+    assert "python_gc_" not in bare
+    assert "python_info" not in bare
+
+    renamed = _endpoints(CODEAI_METRICS_NAMESPACE="acme")["/metrics"][1]
+    assert "acme_http_requests_total" in renamed
+    assert "acme_workflow_executions_total" in renamed
+    assert "codeai_http_requests_total" not in renamed
