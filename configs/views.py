@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from codeai.api.permissions import IsEditor
-from codeai.api.schema import error_responses
+from codeai.api.schema import BODY_ERRORS, error_responses, list_responses
 from codeai.api.viewsets import ResourceViewSet
 from configs import selectors, services
 from configs.filters import ConfigFilter
@@ -32,21 +32,22 @@ _VALIDATE_DOC = (
 @extend_schema_view(
     list=extend_schema(
         summary="List configs, newest first",
-        responses={200: ConfigSerializer(many=True), **error_responses()},
+        responses=list_responses(ConfigSerializer),
     ),
     create=extend_schema(
         summary="Create a config (parsed and validated; stored even with errors)",
-        responses={201: ConfigSerializer, **error_responses(400)},
+        responses={201: ConfigSerializer, **error_responses(*BODY_ERRORS)},
     ),
     retrieve=extend_schema(
         summary="A config", responses={200: ConfigSerializer, **error_responses(404)}
     ),
     update=extend_schema(
-        summary="Replace a config", responses={200: ConfigSerializer, **error_responses(400, 404)}
+        summary="Replace a config",
+        responses={200: ConfigSerializer, **error_responses(*BODY_ERRORS, 404)},
     ),
     partial_update=extend_schema(
         summary="Change some fields of a config",
-        responses={200: ConfigSerializer, **error_responses(400, 404)},
+        responses={200: ConfigSerializer, **error_responses(*BODY_ERRORS, 404)},
     ),
     destroy=extend_schema(
         summary="Delete a config no deployment uses",
@@ -102,7 +103,7 @@ class ConfigViewSet(
         operation_id="configs_validate",
         description=_VALIDATE_DOC,
         request=ValidateRequestSerializer,
-        responses={200: ValidationResultSerializer, **error_responses(400, 404)},
+        responses={200: ValidationResultSerializer, **error_responses(*BODY_ERRORS, 404)},
     )
     @action(detail=True, methods=["post"], serializer_class=ValidateRequestSerializer)
     def validate(self, request: Request, id: str) -> Response:
@@ -115,7 +116,7 @@ class ConfigViewSet(
         summary="Validate DSL text; nothing is saved",
         operation_id="configs_validate_content",
         request=ValidateRequestSerializer,
-        responses={200: ValidationResultSerializer, **error_responses(400)},
+        responses={200: ValidationResultSerializer, **error_responses(*BODY_ERRORS)},
     )
     @action(
         detail=False,

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from codeai.api.permissions import IsAdmin, IsEditor
-from codeai.api.schema import error_responses
+from codeai.api.schema import BODY_ERRORS, error_responses, list_responses
 from codeai.api.viewsets import ResourceViewSet
 from deployments import selectors, services
 from deployments.filters import DeploymentFilter
@@ -29,11 +29,14 @@ _DUPLICATE_NAME = "A deployment with this name exists."
 @extend_schema_view(
     list=extend_schema(
         summary="List deployments, newest first",
-        responses={200: DeploymentSerializer(many=True), **error_responses()},
+        responses=list_responses(DeploymentSerializer),
     ),
     create=extend_schema(
         summary="Create a deployment (status pending)",
-        responses={201: DeploymentSerializer, **error_responses(400, 409, e409=_DUPLICATE_NAME)},
+        responses={
+            201: DeploymentSerializer,
+            **error_responses(*BODY_ERRORS, 409, e409=_DUPLICATE_NAME),
+        },
     ),
     retrieve=extend_schema(
         summary="A deployment", responses={200: DeploymentSerializer, **error_responses(404)}
@@ -42,14 +45,14 @@ _DUPLICATE_NAME = "A deployment with this name exists."
         summary="Replace a deployment (admin)",
         responses={
             200: DeploymentSerializer,
-            **error_responses(400, 404, 409, e409=_DUPLICATE_NAME),
+            **error_responses(*BODY_ERRORS, 404, 409, e409=_DUPLICATE_NAME),
         },
     ),
     partial_update=extend_schema(
         summary="Change some fields of a deployment (admin)",
         responses={
             200: DeploymentSerializer,
-            **error_responses(400, 404, 409, e409=_DUPLICATE_NAME),
+            **error_responses(*BODY_ERRORS, 404, 409, e409=_DUPLICATE_NAME),
         },
     ),
     destroy=extend_schema(
@@ -124,7 +127,7 @@ class DeploymentViewSet(
 
     @extend_schema(
         summary="The deployment's executions, newest first",
-        responses={200: ExecutionSerializer(many=True), **error_responses(404)},
+        responses=list_responses(ExecutionSerializer, 404),
     )
     @action(
         detail=True,

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 from codeai.api.pagination import non_negative_int
 from codeai.api.permissions import IsEditor
-from codeai.api.schema import error_responses
+from codeai.api.schema import error_responses, list_responses
 from codeai.api.viewsets import ResourceViewSet
 from executions import selectors, services
 from executions.filters import ExecutionFilter
@@ -23,7 +23,7 @@ from executions.serializers import ExecutionOutputSerializer, ExecutionSerialize
 @extend_schema_view(
     list=extend_schema(
         summary="List executions, newest first",
-        responses={200: ExecutionSerializer(many=True), **error_responses()},
+        responses=list_responses(ExecutionSerializer),
     ),
     retrieve=extend_schema(
         summary="An execution", responses={200: ExecutionSerializer, **error_responses(404)}

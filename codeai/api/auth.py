@@ -11,7 +11,7 @@ from rest_framework_simplejwt import serializers as jwt_serializers
 from rest_framework_simplejwt import views as jwt_views
 
 from codeai.api.fields import StrictCharField
-from codeai.api.schema import error_responses
+from codeai.api.schema import BODY_ERRORS, error_responses
 from codeai.api.throttles import AuthThrottle
 
 
@@ -38,7 +38,9 @@ class TokenVerifySerializer(jwt_serializers.TokenVerifySerializer):
     token = StrictCharField(write_only=True)
 
 
-_TOKEN_ERRORS = error_responses(400, e401="Wrong credentials, or an invalid or expired token.")
+_TOKEN_ERRORS = error_responses(
+    *BODY_ERRORS, e401="Wrong credentials, or an invalid or expired token."
+)
 del _TOKEN_ERRORS[403]
 
 

@@ -93,7 +93,7 @@ def decode_token(raw_token: str) -> dict[str, Any]:
     if not isinstance(algorithm, str) or algorithm.lower() == "none":
         raise _fail("token is unsigned (alg: none is not allowed)")
     key = _verification_key(raw_token, algorithm)
-    issuer, audience = jwt_settings.ISSUER, jwt_settings.AUDIENCE
+    issuer, audience = settings.SIMPLE_JWT.get("ISSUER"), settings.SIMPLE_JWT.get("AUDIENCE")
     try:
         claims = jwt.decode(
             raw_token,

@@ -17,10 +17,15 @@ ValidationFailedSerializer = inline_serializer(
         "error": serializers.CharField(help_text='"validation failed"'),
         "details": serializers.DictField(
             child=serializers.ListField(child=serializers.CharField()),
-            help_text="Messages per JSON field of the request body.",
+            required=False,
+            help_text="Messages per JSON field of the request body (absent when the body "
+            "is not JSON at all).",
         ),
     },
 )
+
+# Operations with a request body: invalid content, or not sent as JSON.
+BODY_ERRORS = (400, 415)
 
 _ERRORS: dict[int, tuple[Any, str]] = {
     400: (ValidationFailedSerializer, "The body is not a JSON object or a field is invalid."),
@@ -31,6 +36,7 @@ _ERRORS: dict[int, tuple[Any, str]] = {
     403: (ErrorSerializer, "The user lacks the role this operation needs."),
     404: (ErrorSerializer, "No such object (or the id is not a UUID)."),
     409: (ErrorSerializer, "The operation conflicts with the current state."),
+    415: (ErrorSerializer, "The body is not sent as application/json."),
     429: (ErrorSerializer, "Too many requests; retry after the Retry-After seconds."),
     503: (ErrorSerializer, "A dependency (database, broker) is unavailable; retry later."),
 }
@@ -46,6 +52,14 @@ def error_responses(*codes: int, **descriptions: str) -> dict[int, OpenApiRespon
         description = descriptions.get(f"e{code}", description)
         responses[code] = OpenApiResponse(serializer, description=description)
     return responses
+
+
+def list_responses(serializer: type[serializers.Serializer], *codes: int) -> dict[int, Any]:
+    """A paginated list; 400 is a filter with a value of the wrong kind (?status=bogus)."""
+    return {
+        200: serializer(many=True),
+        **error_responses(400, *codes, e400="A filter has an invalid value."),
+    }
 
 
 class BearerAuthenticationScheme(OpenApiAuthenticationExtension):
