@@ -33,10 +33,14 @@ DRAIN_SECONDS = 1.0
 READ_BYTES = 64 * 1024
 SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 INHERITED_VARIABLES = ("LANG", "LC_ALL", "LC_CTYPE", "TZ")
-# util-linux's setpriv makes the shell die with the worker (SIGKILL of the worker included):
-# a parent-death signal, without a preexec_fn in a possibly threaded worker.
-_SETPRIV = shutil.which("setpriv")
-_LAUNCHER = [_SETPRIV, "--pdeathsig", "KILL", "--"] if _SETPRIV else []
+# The shell runs the command behind a watchdog in the same process group: the watchdog
+# waits for EOF on a pipe only the worker holds open, so when the worker dies, even by
+# SIGKILL, the kernel closes it and the watchdog kills the whole group. The command itself
+# gets /dev/null as stdin and never sees the pipe; "$1" is the command, passed as an
+# argument, never pasted into this script.
+_LAUNCH_SCRIPT = (
+    'exec 9<&0 </dev/null; (read _ <&9; kill -KILL 0) & exec 9<&-; exec /bin/sh -c "$1"'
+)
 
 
 class StopReason(enum.StrEnum):
@@ -127,8 +131,8 @@ class _Child:
 
     def __init__(self, command: str, *, cwd: str, env: Mapping[str, str]) -> None:
         self.process = subprocess.Popen(
-            [*_LAUNCHER, "/bin/sh", "-c", command],
-            stdin=subprocess.DEVNULL,
+            ["/bin/sh", "-c", _LAUNCH_SCRIPT, "codeai-exec", command],
+            stdin=subprocess.PIPE,  # the watchdog's lifeline
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             cwd=cwd,
@@ -189,6 +193,7 @@ class _Child:
             self.pump(TICK_SECONDS, on_output)
         self.selector.close()
         os.close(self.pidfd)
+        self.process.stdin.close()
         self.process.stdout.close()
         returncode = self.process.wait()
         return 128 - returncode if returncode < 0 else returncode

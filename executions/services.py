@@ -126,26 +126,38 @@ def deployment_execute(
     return execution
 
 
+def _move(*, execution_id: Any, status_from: str, where: dict | None = None, **changes) -> bool:
+    """The one way a status changes: a conditional update, and the deployment follows in
+    the same transaction. False when the row was not in ``status_from`` (any more)."""
+    with transaction.atomic():
+        moved = Execution.objects.filter(pk=execution_id, status=status_from, **(where or {}))
+        if not moved.update(**changes):
+            return False
+        deployment_id = Execution.objects.values_list("deployment_id", flat=True).get(
+            pk=execution_id
+        )
+        _deployment_follow(deployment_id)
+    return True
+
+
 def execution_cancel(*, execution: Execution, user: Any) -> Execution:
     """Cancel a queued execution at once; ask a running one to stop (its runner sees the
     request within a second and ends it cancelled)."""
     name = _username(user) or "unknown user"
     now = timezone.now()
-    cancelled_queued = Execution.objects.filter(
-        pk=execution.pk, status=ExecutionStatus.QUEUED
-    ).update(
+    request = {"cancel_requested_at": now, "cancel_requested_by": name}
+    cancelled_queued = _move(
+        execution_id=execution.pk,
+        status_from=ExecutionStatus.QUEUED,
         status=ExecutionStatus.CANCELLED,
-        cancel_requested_at=now,
-        cancel_requested_by=name,
         completed_at=now,
         explanation=f"cancelled by {name}",
+        **request,
     )
-    if cancelled_queued:
-        _deployment_follow(execution.deployment_id)
-    else:
+    if not cancelled_queued:
         Execution.objects.filter(
             pk=execution.pk, status=ExecutionStatus.RUNNING, cancel_requested_at__isnull=True
-        ).update(cancel_requested_at=now, cancel_requested_by=name)
+        ).update(**request)
     execution.refresh_from_db()
     if execution.status in ExecutionStatus.terminal() and not cancelled_queued:
         raise Conflict(f"execution already {execution.status}")
@@ -155,14 +167,14 @@ def execution_cancel(*, execution: Execution, user: Any) -> Execution:
 def execution_claim(*, execution_id: str, worker: str) -> ClaimResult:
     """Move a queued execution to running for this worker; only one delivery wins."""
     now = timezone.now()
-    claimed = Execution.objects.filter(pk=execution_id, status=ExecutionStatus.QUEUED).update(
-        status=ExecutionStatus.RUNNING, worker=worker, started_at=now, heartbeat_at=now
-    )
-    if claimed:
-        deployment_id = Execution.objects.values_list("deployment_id", flat=True).get(
-            pk=execution_id
-        )
-        _deployment_follow(deployment_id)
+    if _move(
+        execution_id=execution_id,
+        status_from=ExecutionStatus.QUEUED,
+        status=ExecutionStatus.RUNNING,
+        worker=worker,
+        started_at=now,
+        heartbeat_at=now,
+    ):
         return ClaimResult.CLAIMED
     if Execution.objects.filter(pk=execution_id).exists():
         return ClaimResult.TAKEN
@@ -189,16 +201,15 @@ def execution_heartbeat(
 def execution_finish(
     *, execution_id: str, status: str, exit_code: int | None = None, explanation: str = ""
 ) -> bool:
-    """End a running execution; False if something else ended it first."""
-    finished = Execution.objects.filter(pk=execution_id, status=ExecutionStatus.RUNNING).update(
-        status=status, exit_code=exit_code, explanation=explanation, completed_at=timezone.now()
+    """End a running execution; False if something else (the sweep) ended it first."""
+    return _move(
+        execution_id=execution_id,
+        status_from=ExecutionStatus.RUNNING,
+        status=status,
+        exit_code=exit_code,
+        explanation=explanation,
+        completed_at=timezone.now(),
     )
-    if finished:
-        deployment_id = Execution.objects.values_list("deployment_id", flat=True).get(
-            pk=execution_id
-        )
-        _deployment_follow(deployment_id)
-    return bool(finished)
 
 
 def execution_sweep() -> int:
@@ -208,21 +219,18 @@ def execution_sweep() -> int:
         Q(heartbeat_at__lt=limit) | Q(heartbeat_at__isnull=True, started_at__lt=limit)
     )
     swept = 0
-    for execution_id, deployment_id, heartbeat_at, worker in stale.values_list(
-        "pk", "deployment_id", "heartbeat_at", "worker"
-    ):
+    for execution_id, heartbeat_at, worker in stale.values_list("pk", "heartbeat_at", "worker"):
         last_seen = heartbeat_at.isoformat(timespec="seconds") if heartbeat_at else "never"
-        lost = Execution.objects.filter(
-            pk=execution_id, status=ExecutionStatus.RUNNING, heartbeat_at=heartbeat_at
-        ).update(
+        if _move(
+            execution_id=execution_id,
+            status_from=ExecutionStatus.RUNNING,
+            where={"heartbeat_at": heartbeat_at},  # unless it heartbeat meanwhile
             status=ExecutionStatus.FAILED,
             completed_at=timezone.now(),
             explanation=f"worker lost: no heartbeat since {last_seen.replace('+00:00', 'Z')}",
-        )
-        if lost:
+        ):
             logger.warning("execution %s failed: worker %s lost", execution_id, worker)
-            _deployment_follow(deployment_id)
-            swept += lost
+            swept += 1
     return swept
 
 

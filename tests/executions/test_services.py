@@ -1,0 +1,165 @@
+"""Execution services in the test process: validation, conflicts, cancel, claim, sweep,
+a broker that is down, and the switch that turns command execution off."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from codeai.celery import app
+from codeai.exceptions import Conflict, ServiceUnavailable
+from deployments.models import Deployment, DeploymentStatus
+from executions import services
+from executions.models import Execution, ExecutionStatus
+from executions.tasks import run_execution
+
+pytestmark = pytest.mark.django_db
+
+# Nothing listens here (a port of this engineer's spare range): a broker that is down.
+DEAD_BROKER = "redis://127.0.0.1:18299/0"
+
+
+def queued(deployment: Deployment) -> Execution:
+    """A row as deployment_execute creates it, without publishing a task."""
+    return Execution.objects.create(
+        deployment=deployment, config_snapshot=deployment.config.content
+    )
+
+
+def test_a_deployment_without_config_is_a_conflict(alice):
+    deployment = Deployment.objects.create(name="empty")
+    with pytest.raises(Conflict, match="deployment has no config"):
+        services.deployment_execute(deployment=deployment, user=alice, variables={})
+    assert not Execution.objects.exists()
+
+
+def test_an_invalid_config_is_a_conflict_with_the_reason(make_deployment, alice):
+    deployment = make_deployment("exec { echo hi }\nprint(undefined_name)")
+    with pytest.raises(Conflict, match=r"^config is invalid: 2:\d+: .*undefined_name"):
+        services.deployment_execute(deployment=deployment, user=alice, variables={})
+    assert not Execution.objects.exists()
+
+
+def test_execute_variables_count_as_declared(make_deployment, alice):
+    deployment = make_deployment("print(name)")
+    execution = services.deployment_execute(
+        deployment=deployment, user=alice, variables={"name": "given"}
+    )
+    assert execution.variables == {"name": "given"}
+    assert execution.triggered_by == alice
+    assert execution.triggered_by_name == "alice"
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [{"not a name": "x"}, {"1abc": "x"}, {"ok": {"nested": 1}}, {"ok": "nul\0byte"}],
+)
+def test_bad_variables_are_rejected(make_deployment, alice, variables):
+    deployment = make_deployment("exec { true }")
+    with pytest.raises(ValidationError):
+        services.deployment_execute(deployment=deployment, user=alice, variables=variables)
+    assert not Execution.objects.exists()
+
+
+@pytest.fixture
+def broker_down():
+    saved = app.conf.broker_write_url
+    app.conf.broker_write_url = DEAD_BROKER
+    app.amqp._producer_pool = None
+    yield
+    app.conf.broker_write_url = saved
+    app.amqp._producer_pool = None
+
+
+@pytest.mark.usefixtures("broker_down")
+def test_a_broker_that_is_down_is_service_unavailable_and_leaves_nothing(make_deployment, alice):
+    deployment = make_deployment("exec { true }")
+    with pytest.raises(ServiceUnavailable, match="task queue is unavailable"):
+        services.deployment_execute(deployment=deployment, user=alice, variables={})
+    assert not Execution.objects.exists()
+    deployment.refresh_from_db()
+    assert deployment.status == DeploymentStatus.PENDING
+
+
+def test_cancel_of_a_queued_execution_is_immediate_and_final(make_deployment, alice):
+    execution = queued(make_deployment("exec { echo never }"))
+    services.execution_cancel(execution=execution, user=alice)
+
+    assert execution.status == ExecutionStatus.CANCELLED
+    assert execution.explanation == "cancelled by alice"
+    assert execution.completed_at is not None
+    assert Deployment.objects.get().status == DeploymentStatus.STOPPED
+    # The task is still delivered later: it must do nothing.
+    run_execution.apply(args=[str(execution.pk)])
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.CANCELLED
+    assert execution.steps == []
+
+
+def test_cancel_of_a_running_execution_asks_the_runner(make_deployment, alice):
+    execution = queued(make_deployment("exec { true }"))
+    services.execution_claim(execution_id=execution.pk, worker="w")
+    services.execution_cancel(execution=execution, user=alice)
+    assert execution.status == ExecutionStatus.RUNNING
+    assert execution.cancel_requested_by == "alice"
+    assert execution.cancel_requested_at is not None
+
+
+def test_cancel_of_a_finished_execution_is_a_conflict(make_deployment, alice):
+    execution = queued(make_deployment("exec { true }"))
+    services.execution_claim(execution_id=execution.pk, worker="w")
+    services.execution_finish(execution_id=execution.pk, status=ExecutionStatus.SUCCEEDED)
+    with pytest.raises(Conflict, match="execution already succeeded"):
+        services.execution_cancel(execution=execution, user=alice)
+
+
+def test_only_one_claim_wins(make_deployment):
+    execution = queued(make_deployment("exec { true }"))
+    claim = services.execution_claim
+    assert claim(execution_id=execution.pk, worker="a") is services.ClaimResult.CLAIMED
+    assert claim(execution_id=execution.pk, worker="b") is services.ClaimResult.TAKEN
+    assert claim(execution_id=uuid.uuid4(), worker="b") is services.ClaimResult.MISSING
+    execution.refresh_from_db()
+    assert execution.worker == "a"
+    assert execution.deployment.status == DeploymentStatus.RUNNING
+
+
+def test_the_sweep_fails_executions_without_heartbeat_only(make_deployment, settings):
+    settings.EXEC_HEARTBEAT_GRACE = 60
+    lost, alive = (queued(make_deployment("exec { true }")) for _ in range(2))
+    for execution in (lost, alive):
+        services.execution_claim(execution_id=execution.pk, worker="w")
+    last_seen = timezone.now().replace(microsecond=0) - timedelta(seconds=61)
+    Execution.objects.filter(pk=lost.pk).update(heartbeat_at=last_seen)
+
+    assert services.execution_sweep() == 1
+    lost.refresh_from_db()
+    alive.refresh_from_db()
+    assert lost.status == ExecutionStatus.FAILED
+    assert lost.explanation == (
+        f"worker lost: no heartbeat since {last_seen.strftime('%Y-%m-%dT%H:%M:%S')}Z"
+    )
+    assert lost.deployment.status == DeploymentStatus.FAILED
+    assert alive.status == ExecutionStatus.RUNNING
+    # A late runner cannot overwrite what the sweep decided.
+    assert not services.execution_finish(execution_id=lost.pk, status=ExecutionStatus.SUCCEEDED)
+    assert not services.execution_heartbeat(execution_id=lost.pk, output="late")
+
+
+def test_disabled_execution_fails_and_runs_nothing(make_deployment, settings, tmp_path):
+    settings.EXEC_ENABLED = False
+    marker = tmp_path / "ran"
+    execution = queued(make_deployment(f'print("hi")\nexec {{ touch {marker} }}'))
+    services.execution_claim(execution_id=execution.pk, worker="w")
+    services.execution_run(execution_id=execution.pk)
+
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.FAILED
+    assert execution.explanation == services.DISABLED_EXPLANATION
+    assert execution.steps == []
+    assert execution.output == ""
+    assert not marker.exists()
