@@ -23,8 +23,8 @@ import math
 import os
 from pathlib import Path
 
-from codeai import conf
-from codeai.gunicorn_hooks import child_exit, on_starting  # noqa: F401 (gunicorn hooks)
+from codeai import conf, gunicorn_hooks
+from codeai.gunicorn_hooks import child_exit  # noqa: F401 (gunicorn hook)
 
 CGROUP_V2_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
 CGROUP_V1_CPU_QUOTA = Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us")
@@ -74,3 +74,13 @@ graceful_timeout = timeout
 keepalive = math.ceil(_settings["CODEAI_IDLE_TIMEOUT"])
 # Worker heartbeat files: RAM, never the (possibly read-only) image filesystem.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+
+
+def on_starting(server: object) -> None:
+    """The metrics folder (codeai.gunicorn_hooks), then prometheus_client's import in the master.
+
+    ``child_exit`` runs in the master's SIGCHLD handler; when a HUP replaces every worker at
+    once, a first import there is re-entered half done and crashes the master.
+    """
+    gunicorn_hooks.on_starting(server)
+    import prometheus_client.multiprocess  # noqa: F401 (after the folder is set: see above)

@@ -1,0 +1,112 @@
+"""Helpers for the deployment tests: the real ``codeai`` command in child processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+# The console script the project's install put beside this interpreter.
+CODEAI = Path(sys.executable).with_name("codeai")
+PORTS = range(18400, 18500)
+
+
+def clean_env(**variables: str) -> dict[str, str]:
+    """This process's environment without any CODEAI_* setting of the running test pass."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CODEAI_")}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    return {**env, "CODEAI_LOG_FORMAT": "text", **variables}
+
+
+def embedded_env(data_dir: Path, **variables: str) -> dict[str, str]:
+    """The embedded default (SQLite, filesystem broker) in a folder of the test's own."""
+    return clean_env(CODEAI_DATA_DIR=str(data_dir), **variables)
+
+
+def run_codeai(
+    *args: str, env: dict[str, str], cwd: Path | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(CODEAI), *args],
+        env=env,
+        cwd=cwd or ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def free_port() -> int:
+    for port in PORTS:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 18400-18499")
+
+
+def http_get(url: str, timeout: float = 5) -> tuple[int, bytes]:
+    """GET with ``Host: localhost`` (what the probes send); any status, no exception."""
+    request = urllib.request.Request(url, headers={"Host": "localhost"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 45) -> tuple[int, bytes]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"exited with {process.returncode} before answering {url}")
+        try:
+            return http_get(url)
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError(f"no answer from {url} within {timeout}s")
+
+
+def wait_for_output(path: Path, text: str, process: subprocess.Popen, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        output = path.read_text(errors="replace")
+        if text in output:
+            return output
+        if process.poll() is not None:
+            raise AssertionError(f"exited with {process.returncode} before {text!r}:\n{output}")
+        time.sleep(0.3)
+    raise AssertionError(f"{text!r} not seen within {timeout}s:\n{path.read_text()}")
+
+
+def command_line(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/cmdline").read_text().split("\0")[:-1]
+
+
+def child_pids(pid: int) -> set[int]:
+    children: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children |= {int(child) for child in (task / "children").read_text().split()}
+    return children
+
+
+def stop(process: subprocess.Popen, timeout: float) -> int:
+    """SIGTERM and wait; a process still running after ``timeout`` is killed and fails."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise AssertionError(f"still running {timeout}s after SIGTERM") from None

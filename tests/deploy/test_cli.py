@@ -1,0 +1,286 @@
+"""The ``codeai`` command: the guide's verbs, flags over environment, one-line errors, and the
+real gunicorn and Celery processes it becomes."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import time
+
+import pytest
+from django.conf import settings
+
+from codeai import cli
+from codeai.gunicorn_conf import cpu_count
+from tests.conftest import require_service, uses_postgres
+from tests.deploy.support import (
+    CODEAI,
+    child_pids,
+    clean_env,
+    command_line,
+    embedded_env,
+    free_port,
+    run_codeai,
+    stop,
+    wait_for_http,
+    wait_for_output,
+)
+
+
+@pytest.mark.parametrize(
+    ("argv", "handler"),
+    [
+        (["server", "start"], cli.server_start),
+        (["server", "start", "--host", "0.0.0.0", "--port", "8080"], cli.server_start),
+        (["server", "migrate"], cli.server_migrate),
+        (["server", "migrate", "--dry-run"], cli.server_migrate),
+        (
+            [
+                *("server", "migrate", "--db-host", "pg", "--db-port", "5432"),
+                *("--db-name", "codeai", "--db-user", "u", "--db-password", "p"),
+                *("--db-sslmode", "require"),
+            ],
+            cli.server_migrate,
+        ),
+        (["worker", "start"], cli.worker_start),
+        (["worker", "start", "--beat", "--concurrency", "2"], cli.worker_start),
+        (["worker", "beat"], cli.worker_beat),
+        (["config", "validate"], cli.config_command),
+        (["config", "show", "--output", "json"], cli.config_command),
+        (["version", "--output", "json"], cli.version_command),
+    ],
+)
+def test_parser_speaks_the_guides_verbs(argv, handler):
+    assert cli.build_parser().parse_args(argv).handler is handler
+
+
+@pytest.mark.parametrize(
+    "argv", [[], ["serve"], ["server"], ["server", "stop"], ["worker", "start", "--bogus"]]
+)
+def test_parser_rejects_what_is_not_a_verb(argv):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.build_parser().parse_args(argv)
+    assert exit_info.value.code == 2
+
+
+def test_console_script_is_installed_with_the_project():
+    result = run_codeai("--help", env=clean_env())
+    assert result.returncode == 0, result.stderr
+    for verb in ("server", "worker", "config", "version", "parse", "validate"):
+        assert verb in result.stdout
+
+
+def test_db_flags_override_the_environment(tmp_path):
+    env = embedded_env(tmp_path, CODEAI_DB_HOST="from-env", CODEAI_DB_SSLMODE="disable")
+    result = run_codeai(
+        "config",
+        "show",
+        "--output",
+        "json",
+        "--db-host",
+        "from-flag",
+        "--db-sslmode",
+        "require",
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    database = json.loads(result.stdout)["database"]
+    assert database["CODEAI_DB_HOST"] == "from-flag"
+    assert database["CODEAI_DB_SSLMODE"] == "require"
+
+
+@pytest.mark.parametrize(
+    ("argv", "variables", "line"),
+    [
+        (
+            ["server", "start", "--port", "abc"],
+            {},
+            "configuration error: CODEAI_PORT='abc' (env) is not valid: "
+            "expected an integer from 1 to 65535",
+        ),
+        (
+            ["server", "migrate", "--db-sslmode", "maybe"],
+            {},
+            "configuration error: CODEAI_DB_SSLMODE='maybe' (env) is not valid: "
+            "expected disable, require, verify-ca or verify-full",
+        ),
+        (
+            ["worker", "start"],
+            {"CODEAI_LOG_LEVEL": "loud"},
+            "configuration error: CODEAI_LOG_LEVEL='loud' (env) is not valid: "
+            "expected debug, info, warn or error",
+        ),
+    ],
+)
+def test_malformed_setting_stops_with_one_line_and_exit_1(tmp_path, argv, variables, line):
+    result = run_codeai(*argv, env=embedded_env(tmp_path, **variables))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [line]
+
+
+def test_version_json_reports_the_build_args(tmp_path):
+    env = embedded_env(
+        tmp_path, CODEAI_VERSION="1.4.0", CODEAI_BUILD_DATE="2026-01-02T03:04:05Z"
+    ) | {"CODEAI_GIT_COMMIT": "abc123"}
+    result = run_codeai("version", "--output", "json", env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "version": "1.4.0",
+        "buildDate": "2026-01-02T03:04:05Z",
+        "gitCommit": "abc123",
+    }
+
+
+def test_config_validate_and_show_mask_secrets(tmp_path):
+    env = embedded_env(tmp_path, CODEAI_JWT_SECRET="jwt-secret-never-printed-0123456789abcdef")
+    assert run_codeai("config", "validate", env=env).returncode == 0
+    shown = run_codeai("config", "show", env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert "CODEAI_JWT_SECRET = ****" in shown.stdout
+    assert "jwt-secret-never-printed" not in shown.stdout + shown.stderr
+
+
+def test_parse_and_validate_delegate_to_the_dsl_commands(tmp_path):
+    env = embedded_env(tmp_path)
+    valid = tmp_path / "ok.cai"
+    valid.write_text('var greeting = "hello"\n')
+    duplicate = tmp_path / "bad.cai"
+    duplicate.write_text("var a = 1\nvar a = 2\n")
+
+    parsed = run_codeai("parse", str(valid), "--output", "json", env=env)
+    assert parsed.returncode == 0, parsed.stderr
+    assert json.loads(parsed.stdout)["Statements"][0]["Name"] == "greeting"
+    assert run_codeai("validate", str(valid), env=env).returncode == 0
+    invalid = run_codeai("validate", str(duplicate), env=env)
+    assert invalid.returncode == 1
+    assert "2:1" in invalid.stdout
+
+
+def test_migrate_dry_run_lists_pending_migrations_and_writes_nothing(tmp_path):
+    database = tmp_path / "fresh.sqlite3"
+    env = embedded_env(tmp_path, CODEAI_SQLITE_PATH=str(database))
+
+    dry = run_codeai("server", "migrate", "--dry-run", env=env)
+    assert dry.returncode == 0, dry.stderr
+    lines = dry.stdout.splitlines()
+    assert lines[0].endswith("pending migration(s):")
+    assert "  configs.0001_initial" in lines
+    assert "  executions.0001_initial" in lines
+    with sqlite3.connect(database) as connection:
+        tables = connection.execute("select name from sqlite_master where type='table'").fetchall()
+    assert tables == []
+
+    assert run_codeai("server", "migrate", env=env).returncode == 0
+    again = run_codeai("server", "migrate", "--dry-run", env=env)
+    assert again.stdout.strip() == "No pending migrations."
+
+
+@pytest.mark.django_db
+def test_migrate_dry_run_reads_the_postgresql_named_by_the_flags():
+    require_service("postgres")
+    if not uses_postgres():
+        pytest.skip("runs in the PostgreSQL pass, against its migrated test database")
+    db = settings.DATABASES["default"]
+    result = run_codeai(
+        "server",
+        "migrate",
+        "--dry-run",
+        "--db-host",
+        db["HOST"],
+        "--db-port",
+        str(db["PORT"]),
+        "--db-name",
+        db["NAME"],
+        "--db-user",
+        db["USER"],
+        "--db-password",
+        db["PASSWORD"],
+        "--db-sslmode",
+        "disable",
+        env=clean_env(CODEAI_DATA_DIR=str(settings.DATA_DIR)),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "No pending migrations."
+
+
+def test_migrate_dry_run_on_an_unreachable_database_is_one_line(tmp_path):
+    result = run_codeai(
+        "server",
+        "migrate",
+        "--dry-run",
+        "--db-host",
+        "127.0.0.1",
+        "--db-port",
+        str(free_port()),
+        env=embedded_env(tmp_path),
+    )
+    assert result.returncode == 1
+    # The connection pool logs its attempts; the command's own verdict is the last line.
+    assert result.stderr.strip().splitlines()[-1].startswith("cannot read the database:")
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_server_start_becomes_gunicorn_reloads_on_hup_and_stops_on_sigterm(tmp_path):
+    port = free_port()
+    log = tmp_path / "server.log"
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [str(CODEAI), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            env=embedded_env(tmp_path / "data", PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prom")),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        status, body = wait_for_http(f"http://127.0.0.1:{port}/health", server)
+        assert status == 200, body
+        # exec, not a wrapper: the PID systemd or Docker signals is gunicorn's master.
+        assert "gunicorn" in command_line(server.pid)
+        first_workers = child_pids(server.pid)
+        assert len(first_workers) == 2 * cpu_count() + 1
+
+        server.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and child_pids(server.pid) & first_workers:
+            time.sleep(0.3)
+        assert not child_pids(server.pid) & first_workers, "HUP did not replace the workers"
+        assert wait_for_http(f"http://127.0.0.1:{port}/health", server)[0] == 200
+    finally:
+        returncode = stop(server, timeout=40)
+    assert returncode == 0, log.read_text()
+    assert "Handling signal: term" in log.read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("argv", "ready"),
+    [
+        (["worker", "start", "--beat", "--concurrency", "1"], "ready."),
+        (["worker", "beat"], "beat: Starting..."),
+    ],
+)
+def test_worker_becomes_celery_and_shuts_down_warmly_on_sigterm(tmp_path, argv, ready):
+    # The embedded filesystem broker in the test's own folder: no other test's tasks.
+    data = tmp_path / "data"
+    log = tmp_path / "worker.log"
+    with log.open("w") as output:
+        worker = subprocess.Popen(
+            [str(CODEAI), *argv],
+            env=embedded_env(data),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        text = wait_for_output(log, ready, worker, timeout=60)
+        cmdline = command_line(worker.pid)
+        assert cmdline[1:4] == ["-m", "celery", "--app"]
+        if argv[1] == "start":
+            assert cmdline[cmdline.index("--queues") + 1] == "executions,celery"
+            assert ".> executions" in text
+            assert ".> celery" in text
+        assert list(data.glob(f"{cli.BEAT_SCHEDULE_FILE}*")), "beat schedule not in the data dir"
+    finally:
+        returncode = stop(worker, timeout=60)
+    assert returncode == 0, log.read_text()
