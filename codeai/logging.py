@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import json
 import logging
+import logging.config
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
+
+from celery.signals import before_task_publish, setup_logging, task_postrun, task_prerun
 
 from codeai.conf import MASK, OPTIONS, mask_url_password
 
@@ -42,6 +45,42 @@ def bind_request_id(request_id: str | None) -> Iterator[None]:
     try:
         yield
     finally:
+        _request_id.reset(token)
+
+
+# Celery: a task published while a request id is bound carries it in a message header, and
+# the worker binds it for the task's run, so the worker's log lines of that task carry it too.
+_TASK_HEADER = "codeai_request_id"
+_task_bindings: dict[str, Token[str | None]] = {}
+
+
+@setup_logging.connect(dispatch_uid="codeai.logging.worker")
+def _configure_worker_logging(**_: Any) -> None:
+    """Celery workers log through Django's LOGGING (format and CODEAI_LOG_LEVEL) instead of
+    Celery's own handlers and its ``--loglevel`` default."""
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)
+
+
+@before_task_publish.connect(dispatch_uid="codeai.logging.publish")
+def _add_request_id_header(headers: dict[str, Any] | None = None, **_: Any) -> None:
+    request_id = get_request_id()
+    if request_id and headers is not None:
+        headers[_TASK_HEADER] = request_id
+
+
+@task_prerun.connect(dispatch_uid="codeai.logging.prerun")
+def _bind_task_request_id(task_id: str, task: Any, **_: Any) -> None:
+    request_id = getattr(task.request, _TASK_HEADER, None)
+    if request_id:
+        _task_bindings[task_id] = _request_id.set(request_id)
+
+
+@task_postrun.connect(dispatch_uid="codeai.logging.postrun")
+def _unbind_task_request_id(task_id: str, **_: Any) -> None:
+    token = _task_bindings.pop(task_id, None)
+    if token is not None:
         _request_id.reset(token)
 
 

@@ -1,0 +1,200 @@
+"""Log lines: JSON or text, request ids from the request to the worker, no secrets."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+import subprocess
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from codeai.logging import JSONFormatter, TextFormatter, bind_request_id, get_request_id, redact
+from configs.models import Config
+from deployments.models import Deployment
+from executions.models import Execution, ExecutionStatus
+from executions.services import deployment_execute
+from tests.observability.conftest import PYTHON, ROOT, app_env, parse_samples, sample
+
+FAKE_JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
+
+
+def json_lines(text: str) -> list[dict]:
+    """Every line parsed: fails on any line that is not one JSON object."""
+    entries = []
+    for line in filter(str.strip, text.splitlines()):
+        try:
+            entries.append(json.loads(line))
+        except ValueError:
+            pytest.fail(f"not a JSON log line: {line!r}")
+    return entries
+
+
+def format_record(formatter: logging.Formatter, message: str, *args, **extra) -> str:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    logger = logging.getLogger(f"tests.observability.{id(formatter)}")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning(message, *args, extra=extra)
+    finally:
+        logger.removeHandler(handler)
+    return stream.getvalue()
+
+
+# --- Formats ---------------------------------------------------------------------------
+def test_json_format_has_the_fields_promtail_reads():
+    with bind_request_id("req-1"):
+        line = format_record(JSONFormatter(), "deployed %s", "web", deployment="web")
+
+    entry = json.loads(line)
+    assert entry["msg"] == "deployed web"
+    assert entry["level"] == "warning"
+    assert entry["request_id"] == "req-1"
+    assert entry["deployment"] == "web"
+    assert entry["logger"].startswith("tests.observability")
+    assert entry["time"].endswith("Z")
+    assert datetime.fromisoformat(entry["time"]).tzinfo is not None  # RFC 3339
+
+
+def test_text_format_is_one_readable_line():
+    with bind_request_id("req-2"):
+        line = format_record(TextFormatter(), "deployed %s", "web", deployment="web")
+
+    assert line.count("\n") == 1
+    assert " WARNING " in line
+    assert "[req-2]" in line
+    assert line.rstrip().endswith("deployed web deployment=web")
+
+
+def test_request_id_binding_nests_and_resets():
+    assert get_request_id() is None
+    with bind_request_id("outer"):
+        with bind_request_id("inner"):
+            assert get_request_id() == "inner"
+        assert get_request_id() == "outer"
+    assert get_request_id() is None
+
+
+@pytest.mark.parametrize("formatter", [JSONFormatter(), TextFormatter()], ids=["json", "text"])
+def test_secrets_never_reach_the_output(formatter):
+    line = format_record(
+        formatter,
+        "key %s auth %s url %s form %s",
+        settings.SECRET_KEY,
+        f"Authorization: Bearer {FAKE_JWT}",
+        "postgres://codeai:hunter2-pass@db:5432/codeai",
+        "password=hunter3",
+        authorization="Bearer abc.def",
+        token="opaque-token-value",
+    )
+
+    for secret in (settings.SECRET_KEY, FAKE_JWT, "hunter2-pass", "hunter3", "abc.def"):
+        assert secret not in line
+    assert "opaque-token-value" not in line
+    assert "****" in line
+
+
+def test_redact_keeps_ordinary_text():
+    assert redact("GET /api/v1/configs/ 200 in 3 ms") == "GET /api/v1/configs/ 200 in 3 ms"
+
+
+# --- Request ids through the middleware --------------------------------------------------
+@pytest.mark.django_db
+def test_a_valid_request_id_is_echoed_and_a_bad_one_replaced(client):
+    assert client.get("/live", HTTP_X_REQUEST_ID="abc-123.x")["X-Request-ID"] == "abc-123.x"
+    for bad in ("a" * 65, "has space", "new\nline", "<script>"):
+        echoed = client.get("/live", HTTP_X_REQUEST_ID=bad)["X-Request-ID"]
+        assert echoed != bad
+        assert len(echoed) == 32
+        int(echoed, 16)
+    generated = client.get("/live")["X-Request-ID"]
+    assert len(generated) == 32
+
+
+@pytest.mark.django_db(transaction=True)
+def test_server_logs_are_json_lines_with_the_request_id_and_no_credentials(server_factory):
+    server = server_factory()
+    status, headers, _ = server.get(
+        "/api/v1/configs/?token=query-secret",
+        headers={"X-Request-ID": "trace-42", "Authorization": f"Bearer {FAKE_JWT}"},
+    )
+    assert status == 401
+    assert headers["X-Request-ID"] == "trace-42"
+    server.stop()
+
+    logs = server.logs()
+    entries = json_lines(logs)  # gunicorn's own lines included
+    request_lines = [e for e in entries if e.get("request_id") == "trace-42"]
+    access = next(e for e in request_lines if e["logger"] == "codeai.request")
+    assert access["method"] == "GET"
+    assert access["path"] == "/api/v1/configs/"  # no query string
+    assert access["status"] == 401
+    assert access["duration"] > 0
+    assert {"time", "level", "msg", "logger"} <= set(access)
+    assert any(e["logger"].startswith("gunicorn") for e in entries)
+    assert FAKE_JWT not in logs
+    assert "query-secret" not in logs
+
+
+# --- Worker ---------------------------------------------------------------------------
+# Celery prints these at shutdown straight to the console, after logging is torn down.
+SHUTDOWN_NOTICE = re.compile(
+    r"^(worker: (Warm|Cold) shutdown \(MainProcess\)|Restoring \d+ unacknowledged message\(s\))$"
+)
+
+
+def start_worker(log_path: Path) -> subprocess.Popen:
+    env = app_env(CODEAI_LOG_FORMAT="json", CODEAI_LOG_LEVEL="info")
+    # The tests run as root, production does not (the guide's runAsUser: 1000): silence
+    # Celery's warning about root, printed before any logging is configured.
+    env["PYTHONWARNINGS"] = "ignore:You're running the worker with superuser privileges"
+    return subprocess.Popen(
+        [PYTHON, "-m", "celery", "-A", "codeai", "--quiet", "worker", "--pool", "solo",
+         "--without-mingle", "--without-gossip", "-Q", "executions,celery", "-n", "obs@%h"],
+        cwd=ROOT, env=env, stdout=log_path.open("w"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_worker_run_logs_json_with_the_request_id_and_feeds_the_metrics(client, tmp_path):
+    config = Config.objects.create(name="logged", content="exec { echo logged }\n")
+    deployment = Deployment.objects.create(name="logged", config=config)
+    log_path = tmp_path / "worker.log"
+    worker = start_worker(log_path)
+    try:
+        with bind_request_id("exec-trace-7"):
+            execution = deployment_execute(
+                deployment=deployment, user=None, request_id=get_request_id()
+            )
+        deadline = time.monotonic() + 60
+        while execution.status not in ExecutionStatus.terminal():
+            assert worker.poll() is None, log_path.read_text()[-3000:]
+            assert time.monotonic() < deadline, log_path.read_text()[-3000:]
+            time.sleep(0.2)
+            execution.refresh_from_db()
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+
+    assert execution.status == ExecutionStatus.SUCCEEDED, execution.explanation
+    assert Execution.objects.get(pk=execution.pk).request_id == "exec-trace-7"
+    lines = log_path.read_text().splitlines()
+    entries = json_lines("\n".join(line for line in lines if not SHUTDOWN_NOTICE.match(line)))
+    task_lines = [e for e in entries if e["request_id"] == "exec-trace-7"]
+    assert task_lines, entries
+    assert {e["logger"] for e in entries} & {"celery.worker.strategy", "celery.app.trace"}
+
+    samples = parse_samples(client.get("/metrics").content.decode())
+    assert sample(samples, "codeai_workflow_executions_total", status="succeeded") == 1
+    assert sample(samples, "codeai_workflow_execution_duration_seconds_count",
+                  status="succeeded") == 1  # fmt: skip
+    assert sample(samples, "codeai_workflow_step_duration_seconds_count") == 1
