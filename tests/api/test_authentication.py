@@ -288,7 +288,7 @@ def serve_json(document: dict[str, Any]) -> tuple[ThreadingHTTPServer, str]:
             server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         except OSError:
             continue
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
         return server, f"http://127.0.0.1:{port}/.well-known/jwks.json"
     raise RuntimeError(f"no free port in {JWKS_PORTS}")
 
