@@ -5,9 +5,11 @@ pipeline reads (``time`` in RFC 3339, ``level``, ``msg``) plus ``logger`` and ``
 ``text`` writes the same for people. Both redact secrets: the configured secret values,
 ``Authorization``/``Bearer`` credentials, JWTs and URL passwords never reach the output.
 
-The request id lives in a context variable: the request middleware binds it for each request,
-and a worker binds an execution's stored id with ``bind_request_id(execution.request_id)`` so
-every log line of that run carries it too.
+The request id lives in a context variable: the request middleware binds it for each request
+(``get_request_id()`` reads it, e.g. to store it on a row). A Celery task published while an id
+is bound carries it in a message header and the worker binds it for the task's run, so every
+log line of that run carries it too; code outside a task can bind one explicitly with
+``with bind_request_id(execution.request_id): ...``.
 """
 
 from __future__ import annotations

@@ -83,8 +83,8 @@ def test_missing_filesystem_broker_folder_degrades(client, settings):
     assert body["status"] == "degraded"
     assert body["checks"]["broker"]["status"] == "unhealthy"
     assert (
-        "broker" not in body["checks"]["broker"]["error"]
-        or "folder" in body["checks"]["broker"]["error"]
+        body["checks"]["broker"]["error"]
+        == "broker folder data_folder_in is missing or not writable"
     )
 
 
@@ -131,6 +131,15 @@ def test_stopped_services_turn_health_degraded_then_unhealthy(
         assert elapsed < 3
 
         throwaway_redis.start()
+        throwaway_postgres.freeze()  # hangs: the check's deadline answers
+        try:
+            status, body, elapsed = _health(server)
+        finally:
+            throwaway_postgres.thaw()
+        assert (status, body["status"]) == (503, "unhealthy"), body
+        assert body["checks"]["database"]["error"] == "timed out after 2s"
+        assert elapsed < 3, f"/health took {elapsed:.2f}s with PostgreSQL hanging"
+
         throwaway_postgres.stop()
         status, body, elapsed = _health(server)
         assert (status, body["status"]) == (503, "unhealthy"), body
