@@ -269,7 +269,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["codeai.api.parsers.JSONBodyParser"],
     "DEFAULT_PAGINATION_CLASS": "codeai.api.pagination.ListPagination",
     "EXCEPTION_HANDLER": "codeai.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

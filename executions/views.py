@@ -19,6 +19,8 @@ from executions import selectors, services
 from executions.filters import ExecutionFilter
 from executions.serializers import ExecutionOutputSerializer, ExecutionSerializer
 
+MAX_OUTPUT_OFFSET = 2**31 - 2
+
 
 @extend_schema_view(
     list=extend_schema(
@@ -61,7 +63,8 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Resourc
     )
     def output(self, request: Request, id: str) -> Response:
         execution = self.get_object()
-        offset = non_negative_int(request.query_params.get("offset")) or 0
+        # Capped so the database's integer arithmetic never overflows; outputs are far shorter.
+        offset = min(non_negative_int(request.query_params.get("offset")) or 0, MAX_OUTPUT_OFFSET)
         chunk = selectors.execution_output_since(execution_id=execution.pk, offset=offset)
         if chunk is None:  # deleted between the two reads
             raise self.not_found()

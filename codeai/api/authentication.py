@@ -78,6 +78,8 @@ def _verification_key(raw_token: str, algorithm: str) -> Any:
             raise _fail("token signing keys cannot be fetched from the JWKS URL") from None
         except jwt.PyJWKClientError:
             raise _fail("token signing key is not in the JWKS document") from None
+        except jwt.InvalidTokenError:
+            raise _fail("token is malformed") from None
     if settings.JWT_PUBLIC_KEY:
         return settings.JWT_PUBLIC_KEY
     raise _fail(f"token algorithm {algorithm!r} is not allowed: no public key is configured")
@@ -87,7 +89,7 @@ def decode_token(raw_token: str) -> dict[str, Any]:
     """Verify a bearer token and return its claims; AuthenticationFailed says what is wrong."""
     try:
         header = jwt.get_unverified_header(raw_token)
-    except jwt.DecodeError:
+    except jwt.InvalidTokenError:
         raise _fail("token is malformed") from None
     algorithm = header.get("alg")
     if not isinstance(algorithm, str) or algorithm.lower() == "none":
@@ -125,11 +127,13 @@ def decode_token(raw_token: str) -> dict[str, Any]:
 
 
 def _local_user(claims: dict[str, Any]) -> Any:
-    user = (
-        get_user_model()
-        .objects.filter(**{jwt_settings.USER_ID_FIELD: claims[jwt_settings.USER_ID_CLAIM]})
-        .first()
-    )
+    user_id = claims[jwt_settings.USER_ID_CLAIM]
+    if not isinstance(user_id, int | str) or isinstance(user_id, bool):
+        raise _fail(f"token has a malformed {jwt_settings.USER_ID_CLAIM!r} claim")
+    try:
+        user = get_user_model().objects.filter(**{jwt_settings.USER_ID_FIELD: user_id}).first()
+    except (ValueError, TypeError, OverflowError):
+        raise _fail(f"token has a malformed {jwt_settings.USER_ID_CLAIM!r} claim") from None
     if user is None or not user.is_active:
         raise _fail("token user does not exist or is inactive")
     return user
