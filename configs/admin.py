@@ -34,8 +34,8 @@ class CodeEditorWidget(forms.Textarea):
     def render(self, name: str, value: Any, attrs: Any = None, renderer: Any = None) -> str:
         textarea = super().render(name, value, attrs, renderer)
         return format_html(
-            '<div class="codeai-editor" data-check-url="{}">'
-            '<div class="codeai-editor-gutter" aria-hidden="true"></div>{}</div>',
+            '<div class="codeai-editor-wrap"><div class="codeai-editor" data-check-url="{}">'
+            '<div class="codeai-editor-gutter" aria-hidden="true"></div>{}</div></div>',
             reverse("admin:configs_config_check"),
             textarea,
         )

@@ -162,15 +162,13 @@ class ExecutionAdmin(admin.ModelAdmin):
         ]
         return [*extra, *super().get_urls()]
 
-    def change_view(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        form_url: str = "",
-        extra_context: dict | None = None,
+    def render_change_form(
+        self, request: HttpRequest, context: dict, *args: Any, obj: Any = None, **kwargs: Any
     ) -> HttpResponse:
-        context = {**(extra_context or {}), "can_cancel": self.has_cancel_permission(request)}
-        return super().change_view(request, object_id, form_url, context)
+        context["can_cancel"] = bool(
+            obj and obj.status in ExecutionStatus.active() and self.has_cancel_permission(request)
+        )
+        return super().render_change_form(request, context, *args, obj=obj, **kwargs)
 
     # --- columns and fields ---------------------------------------------------------------
 

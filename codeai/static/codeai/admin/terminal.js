@@ -1,6 +1,6 @@
 // The output panel of an execution: while the run is queued or running, poll the output
 // endpoint for the text after what is shown, append it, follow the end (unless the reader
-// scrolled up), and stop once the run is complete.
+// scrolled up), and stop once the run is complete (then reload the page once).
 "use strict";
 (function () {
   const POLL_MS = 1000;
@@ -20,6 +20,8 @@
       const cancel = document.getElementById("codeai-cancel");
       if (cancel) cancel.parentElement.remove();
       terminal.dataset.complete = "true";
+      // Once, so that status, times, exit code and explanation above are the final ones.
+      setTimeout(function () { window.location.reload(); }, POLL_MS);
     }
 
     function poll() {

@@ -1,0 +1,224 @@
+"""The admin in a real browser: Playwright drives Debian's Chromium (/usr/bin/chromium)
+against a live server, with a real Celery worker process on the same test database.
+
+One operator's session, step by step, a screenshot per step under test-artifacts/: log in,
+create a config with an error and see it pointed out, fix it, create a deployment, execute
+it with a variable and watch the output arrive while it runs, cancel a long run; then a
+viewer finds no way to execute. Chromium missing: skipped locally, a failure in CI.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group, User
+
+from executions.models import Execution, ExecutionStatus
+from tests.conftest import REQUIRE_SERVICES
+
+# The executions suite's real worker fixture (``celery -A codeai worker`` on the test
+# database and this pass's broker), reused rather than duplicated.
+from tests.executions.conftest import celery_worker  # noqa: F401
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PASSWORD = "browser-pw-123456"
+BROKEN_CONFIG = 'var who = "world"\nvar pause = "0.5"\nprint(missing)\n'
+FIXED_CONFIG = (
+    'var who = "world"\n'
+    'var pause = "0.5"\n'
+    "var rounds = 8\n"
+    'print("starting")\n'
+    'exec { for i in $(seq 1 "$rounds"); do echo "hello $who $i"; sleep "$pause"; done }\n'
+)
+TIMEOUT_MS = 20_000
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    # Live server and worker see the same rows: real commits, and the role groups of the
+    # data migration put back afterwards for the tests that follow.
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.usefixtures("celery_worker", "plain_static_files"),
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing (.ci/run installs Debian's chromium)"
+        if REQUIRE_SERVICES:
+            pytest.fail(message)
+        pytest.skip(message)
+    sync_api = pytest.importorskip("playwright.sync_api")
+    # Playwright's sync API keeps an event loop running in this thread for as long as the
+    # browser is open; the test's own ORM calls (and the database flush after it) are
+    # still plain synchronous calls.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_api.sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            yield chromium
+            chromium.close()
+
+
+@pytest.fixture
+def plain_static_files(settings) -> None:
+    """The live server serves static files from the apps' folders by their plain names; a
+    checkout where ``make run`` collected them would otherwise link hashed names."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture
+def shoot() -> Iterator:
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    def shoot(page, name: str) -> None:
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+    return shoot
+
+
+def role_user(username: str, role: str) -> User:
+    """A user with only a role (not staff): the admin admits role members."""
+    user = User.objects.create_user(username, password=PASSWORD)
+    user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+def log_in(browser, live_server, username: str):
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.on("console", lambda message: print("console:", message.type, message.text))
+    page.on("pageerror", lambda error: print("page error:", error))
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#site-name")
+    return page
+
+
+def test_operator_session_from_config_to_cancelled_run(browser, live_server, shoot):
+    role_user("olivia", "editor")
+    role_user("victor", "viewer")
+    admin = live_server.url + "/admin"
+
+    # Log in: an editor, without is_staff.
+    page = log_in(browser, live_server, "olivia")
+    assert page.locator("#dash-executions").is_visible()
+    shoot(page, "01-logged-in")
+
+    # A config with an error: saved as a draft, the problem pointed out by line and column.
+    page.goto(f"{admin}/configs/config/add/")
+    page.fill("#id_name", "greeter")
+    page.fill("#id_content", BROKEN_CONFIG)
+    page.click("input[name=_save]")
+    problem = page.locator(".codeai-problem").first
+    problem.wait_for()
+    assert "line 3, column 7" in problem.inner_text()
+    assert "undefined variable 'missing'" in problem.inner_text()
+    assert "3 | print(missing)" in problem.locator("pre").inner_text()
+    # The editor's gutter marks line 3.
+    assert page.locator(".codeai-editor-gutter .codeai-error-line").inner_text() == "3"
+    shoot(page, "02-config-error")
+
+    # The "Check" button says so before saving; then fix and save.
+    page.fill("#id_content", FIXED_CONFIG)
+    page.click(".codeai-editor-toolbar button")
+    page.wait_for_selector("text=✓ no problems")
+    page.click("input[name=_save]")
+    page.wait_for_selector("#result_list")
+    row = page.locator("#result_list tr", has_text="greeter")
+    assert row.locator(".codeai-status-valid").inner_text() == "valid"
+    shoot(page, "03-config-fixed")
+
+    # A deployment of it (the config picked in the autocomplete box).
+    page.goto(f"{admin}/deployments/deployment/add/")
+    page.fill("#id_name", "greeter-prod")
+    page.click(".field-config .select2-selection")
+    page.fill(".select2-search__field", "greeter")
+    page.click(".select2-results__option:has-text('greeter')")
+    page.click("input[name=_continue]")
+    page.wait_for_selector("a.codeai-execute-link")
+    shoot(page, "04-deployment")
+
+    # Execute with a variable and watch the output arrive while it runs.
+    page.click("a.codeai-execute-link")
+    page.fill("#id_variables", "who=browser")
+    shoot(page, "05-execute-confirmation")
+    page.click("input[type=submit][value=Execute]")
+    page.wait_for_url("**/executions/execution/*/change/")
+    terminal = page.locator("#codeai-output")
+    page.wait_for_function(
+        "() => document.getElementById('codeai-output').textContent.includes('hello browser 2')"
+    )
+    # Still running: the panel tails a run that has not finished.
+    assert terminal.get_attribute("data-complete") == "false"
+    assert "hello browser 8" not in terminal.inner_text()
+    shoot(page, "06-output-live")
+    page.wait_for_function(
+        "() => document.getElementById('codeai-output').dataset.complete === 'true'"
+    )
+    # The page reloads once at the end: the fields above show the final state too.
+    page.wait_for_selector(".field-status_badge >> text=Succeeded")
+    assert "hello browser 8" in terminal.inner_text()
+    assert page.locator(".codeai-terminal-bar .codeai-badge").inner_text() == "Succeeded"
+    shoot(page, "07-output-complete")
+
+    # A long run, cancelled from its page.
+    page.goto(f"{admin}/deployments/deployment/")
+    page.click("text=greeter-prod")
+    page.click("a.codeai-execute-link")
+    page.fill("#id_variables", '{"who": "long run", "rounds": 120}')
+    page.click("input[type=submit][value=Execute]")
+    page.wait_for_url("**/executions/execution/*/change/")
+    page.wait_for_function(
+        "() => document.getElementById('codeai-output').textContent.includes('hello long run 1')"
+    )
+    page.click("#codeai-cancel button")
+    page.wait_for_selector("text=Cancel requested for 1 execution")
+    page.wait_for_function(
+        "() => document.getElementById('codeai-output').dataset.complete === 'true'",
+        timeout=TIMEOUT_MS,
+    )
+    page.wait_for_selector(".field-explanation >> text=cancelled by olivia")
+    assert page.locator(".codeai-terminal-bar .codeai-badge").inner_text() == "Cancelled"
+    assert page.locator("#codeai-cancel").count() == 0
+    shoot(page, "08-cancelled")
+
+    page.goto(f"{admin}/")
+    shoot(page, "09-dashboard")
+    page.context.close()
+
+    # A viewer sees the deployment but has no way to execute it.
+    viewer = log_in(browser, live_server, "victor")
+    viewer.goto(f"{admin}/deployments/deployment/")
+    viewer.click("text=greeter-prod")
+    assert viewer.locator("a.codeai-execute-link").count() == 0
+    assert viewer.locator("select[name=action] option[value=execute]").count() == 0
+    denied = viewer.goto(re.sub(r"/change/$", "/execute/", viewer.url))
+    assert denied.status == 403
+    shoot(viewer, "10-viewer-cannot-execute")
+    viewer.context.close()
+
+    runs = list(Execution.objects.order_by("created_at"))
+    assert [run.status for run in runs] == [ExecutionStatus.SUCCEEDED, ExecutionStatus.CANCELLED]
+    assert runs[0].variables == {"who": "browser"}
+    assert runs[1].explanation == "cancelled by olivia"
