@@ -15,6 +15,7 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -27,6 +28,7 @@ from kombu.exceptions import KombuError
 
 from codeai import dsl
 from codeai.exceptions import Conflict, ServiceUnavailable
+from codeai.logging import get_request_id
 from deployments.models import Deployment, DeploymentStatus
 from executions import runner
 from executions.models import Execution, ExecutionStatus
@@ -37,6 +39,7 @@ FLUSH_SECONDS = 1.0  # output reaches the row at least this often while a comman
 CANCEL_CHECK_SECONDS = 0.5
 VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 DISABLED_EXPLANATION = "command execution is disabled (CODEAI_EXEC_ENABLED=false)"
+QUEUE_UNAVAILABLE = "the task queue is unavailable; try again later"
 
 DEPLOYMENT_STATUS_AFTER = {
     ExecutionStatus.SUCCEEDED: DeploymentStatus.COMPLETE,
@@ -77,17 +80,16 @@ def _check_variables(variables: dict[str, Any]) -> None:
 
 
 def deployment_execute(
-    *,
-    deployment: Deployment,
-    user: Any,
-    variables: dict[str, Any] | None = None,
-    request_id: str = "",
+    *, deployment: Deployment, user: Any, variables: dict[str, Any] | None = None
 ) -> Execution:
     """Create a queued execution of the deployment's current config and enqueue its task.
 
-    The task is published inside the transaction that creates the row: if the broker is
-    down the row is rolled back and ``ServiceUnavailable`` raised, so nothing half-written
-    remains. (A task that arrives before the commit finds no row and retries shortly.)
+    Normally the task is published inside the transaction that creates the row: if the
+    broker is down the row is rolled back and ``ServiceUnavailable`` raised, so nothing
+    half-written remains (a task that arrives before the commit finds no row yet and
+    retries for a few seconds). Called inside the caller's own transaction, whose commit
+    may come much later, the task is published once that commits instead, and a failed
+    publish then fails the row with the reason.
     """
     variables = dict(variables or {})
     _check_variables(variables)
@@ -100,8 +102,7 @@ def deployment_execute(
         more = f" (and {len(result.diagnostics) - 1} more)" if len(result.diagnostics) > 1 else ""
         raise Conflict(f"config is invalid: {first}{more}")
 
-    from executions.tasks import run_execution  # the tasks module imports this one
-
+    in_callers_transaction = transaction.get_connection().in_atomic_block
     try:
         with transaction.atomic():
             execution = Execution.objects.create(
@@ -110,20 +111,43 @@ def deployment_execute(
                 variables=variables,
                 triggered_by=user if getattr(user, "pk", None) else None,
                 triggered_by_name=_username(user),
-                request_id=request_id,
+                request_id=get_request_id() or "",
             )
-            run_execution.apply_async(
-                args=[str(execution.pk)],
-                retry=True,
-                retry_policy=settings.CELERY_TASK_PUBLISH_RETRY_POLICY,
-            )
+            if in_callers_transaction:
+                transaction.on_commit(partial(_enqueue_or_fail, execution.pk))
+            else:
+                _enqueue(execution.pk)
     except (KombuError, OSError) as error:
         logger.error("could not queue an execution: %s", error)
-        raise ServiceUnavailable("the task queue is unavailable; try again later") from error
+        raise ServiceUnavailable(QUEUE_UNAVAILABLE) from error
     except DatabaseError as error:
         logger.error("could not store an execution: %s", error)
         raise ServiceUnavailable("the database is unavailable; try again later") from error
     return execution
+
+
+def _enqueue(execution_id: Any) -> None:
+    from executions.tasks import run_execution  # the tasks module imports this one
+
+    run_execution.apply_async(
+        args=[str(execution_id)],
+        retry=True,
+        retry_policy=settings.CELERY_TASK_PUBLISH_RETRY_POLICY,
+    )
+
+
+def _enqueue_or_fail(execution_id: Any) -> None:
+    try:
+        _enqueue(execution_id)
+    except (KombuError, OSError) as error:
+        logger.error("could not queue execution %s: %s", execution_id, error)
+        _move(
+            execution_id=execution_id,
+            status_from=ExecutionStatus.QUEUED,
+            status=ExecutionStatus.FAILED,
+            completed_at=timezone.now(),
+            explanation=f"not started: {QUEUE_UNAVAILABLE}",
+        )
 
 
 def _move(*, execution_id: Any, status_from: str, where: dict | None = None, **changes) -> bool:

@@ -11,9 +11,10 @@ import logging
 import os
 
 from celery import Task, shared_task
-from celery.signals import worker_ready
+from celery.signals import worker_process_init, worker_ready
 from django.db import DatabaseError, connections
 
+from codeai import dsl
 from executions import services
 
 logger = logging.getLogger(__name__)
@@ -52,3 +53,9 @@ def sweep_at_worker_start(**_kwargs: object) -> None:
         logger.exception("sweep at worker start failed")
     finally:
         connections.close_all()
+
+
+@worker_process_init.connect
+def warm_up_the_parser(**_kwargs: object) -> None:
+    """Build the DSL parser once per worker process, not in the first execution."""
+    dsl.parse("", filename="<warm-up>")

@@ -3,6 +3,7 @@ a broker that is down, and the switch that turns command execution off."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import timedelta
 
@@ -76,13 +77,29 @@ def broker_down():
 
 
 @pytest.mark.usefixtures("broker_down")
+@pytest.mark.django_db(transaction=True)
 def test_a_broker_that_is_down_is_service_unavailable_and_leaves_nothing(make_deployment, alice):
     deployment = make_deployment("exec { true }")
+    started = time.monotonic()
     with pytest.raises(ServiceUnavailable, match="task queue is unavailable"):
         services.deployment_execute(deployment=deployment, user=alice, variables={})
+    assert time.monotonic() - started < 5
     assert not Execution.objects.exists()
     deployment.refresh_from_db()
     assert deployment.status == DeploymentStatus.PENDING
+
+
+@pytest.mark.usefixtures("broker_down")
+def test_in_a_callers_transaction_a_failed_publish_fails_the_row(
+    make_deployment, alice, django_capture_on_commit_callbacks
+):
+    deployment = make_deployment("exec { true }")
+    with django_capture_on_commit_callbacks(execute=True):
+        execution = services.deployment_execute(deployment=deployment, user=alice, variables={})
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.FAILED
+    assert execution.explanation == f"not started: {services.QUEUE_UNAVAILABLE}"
+    assert execution.steps == []
 
 
 def test_cancel_of_a_queued_execution_is_immediate_and_final(make_deployment, alice):
