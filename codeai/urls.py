@@ -11,3 +11,5 @@ urlpatterns = [
     # /health, /ready, /live and /metrics: answered by codeai.middleware, without login.
     *probe_urlpatterns(),
 ]
+
+handler404 = "codeai.api.errors.not_found"

@@ -9,7 +9,8 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, InterfaceError, OperationalError
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -77,11 +78,21 @@ def error_body(exc: exceptions.APIException) -> dict[str, Any]:
         return {"error": VALIDATION_FAILED, "details": details}
     if isinstance(exc, exceptions.NotAuthenticated):
         return {"error": AUTHENTICATION_REQUIRED}
-    if isinstance(exc, exceptions.PermissionDenied):
+    if isinstance(exc, exceptions.PermissionDenied) and exc.detail in (
+        exceptions.PermissionDenied.default_detail,
+        INSUFFICIENT_PERMISSIONS,
+    ):
         return {"error": INSUFFICIENT_PERMISSIONS}
     if isinstance(exc, exceptions.Throttled):
         return {"error": f"too many requests, retry in {exc.wait or 1:.0f} seconds"}
     return {"error": _message(exc.detail)}
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler404: JSON under /api/, Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": "not found"}, status=404)
+    return defaults.page_not_found(request, exception)
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

@@ -8,6 +8,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from executions.models import Execution
+from tests.api.conftest import make_user
 
 DEEP = "[" * 100_000 + "]" * 100_000
 
@@ -83,3 +84,21 @@ def test_signed_token_with_a_malformed_user_id_is_401(db, user_id):
     response = APIClient().get("/api/v1/configs/", HTTP_AUTHORIZATION=f"Bearer {token}")
 
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/api/v2/configs/", "/api/v1/nothing/", "/api/v1/configs/a/b/"])
+def test_unknown_api_paths_are_json_404(path, db):
+    response = APIClient().get(path)
+
+    assert response.status_code == 404
+    assert response.json() == {"error": "not found"}
+
+
+def test_session_writes_need_the_csrf_token(db):
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(make_user("editor"))
+
+    response = client.post("/api/v1/configs/", {"name": "x", "content": "y"}, format="json")
+
+    assert response.status_code == 403
+    assert response.json()["error"].startswith("CSRF Failed")
