@@ -49,7 +49,7 @@ if CODEAI["CODEAI_HOST"] not in ("0.0.0.0", "::", *ALLOWED_HOSTS):
 CODEAI_VERSION = conf.build_info()["version"]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "codeai.admin_config.CodeAIAdminConfig",  # Django's admin, entered by role members
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -354,13 +354,14 @@ elif CODEAI["CODEAI_REDIS_URL"]:
     CELERY_BROKER_URL = CODEAI["CODEAI_REDIS_URL"]
 else:
     CELERY_BROKER_URL = "filesystem://"
-    for _folder in ("out", "processed"):
+    for _folder in ("out", "processed", "control"):
         (BROKER_FOLDER / _folder).mkdir(parents=True, exist_ok=True)
 if CELERY_BROKER_URL.startswith("filesystem"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_FOLDER / "out"),
         "data_folder_out": str(BROKER_FOLDER / "out"),
         "processed_folder": str(BROKER_FOLDER / "processed"),
+        "control_folder": str(BROKER_FOLDER / "control"),
         "store_processed": False,
         "polling_interval": 0.05,
     }
