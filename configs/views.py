@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from codeai.api.permissions import IsEditor
-from codeai.api.schema import BODY_ERRORS, error_responses, list_responses
+from codeai.api.schema import BODY_ERRORS, error_responses, resource_schema
 from codeai.api.viewsets import ResourceViewSet
 from configs import selectors, services
 from configs.filters import ConfigFilter
@@ -29,33 +29,17 @@ _VALIDATE_DOC = (
 )
 
 
-@extend_schema_view(
-    list=extend_schema(
-        summary="List configs, newest first",
-        responses=list_responses(ConfigSerializer),
-    ),
-    create=extend_schema(
-        summary="Create a config (parsed and validated; stored even with errors)",
-        responses={201: ConfigSerializer, **error_responses(*BODY_ERRORS)},
-    ),
-    retrieve=extend_schema(
-        summary="A config", responses={200: ConfigSerializer, **error_responses(404)}
-    ),
-    update=extend_schema(
-        summary="Replace a config",
-        responses={200: ConfigSerializer, **error_responses(*BODY_ERRORS, 404)},
-    ),
-    partial_update=extend_schema(
-        summary="Change some fields of a config",
-        responses={200: ConfigSerializer, **error_responses(*BODY_ERRORS, 404)},
-    ),
-    destroy=extend_schema(
-        summary="Delete a config no deployment uses",
-        responses={
-            204: None,
-            **error_responses(404, 409, e409="Deployments use this config."),
-        },
-    ),
+@resource_schema(
+    ConfigSerializer,
+    summaries={
+        "list": "List configs, newest first",
+        "create": "Create a config (parsed and validated; stored even with errors)",
+        "retrieve": "A config",
+        "update": "Replace a config",
+        "partial_update": "Change some fields of a config",
+        "destroy": "Delete a config no deployment uses",
+    },
+    delete_conflict="Deployments use this config.",
 )
 class ConfigViewSet(
     mixins.ListModelMixin,

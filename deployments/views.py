@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from codeai.api.permissions import IsAdmin, IsEditor
-from codeai.api.schema import BODY_ERRORS, error_responses, list_responses
+from codeai.api.schema import BODY_ERRORS, error_responses, list_responses, resource_schema
 from codeai.api.viewsets import ResourceViewSet
 from deployments import selectors, services
 from deployments.filters import DeploymentFilter
@@ -23,45 +23,19 @@ from executions import services as execution_services
 from executions.filters import ExecutionFilter
 from executions.serializers import ExecuteRequestSerializer, ExecutionSerializer
 
-_DUPLICATE_NAME = "A deployment with this name exists."
 
-
-@extend_schema_view(
-    list=extend_schema(
-        summary="List deployments, newest first",
-        responses=list_responses(DeploymentSerializer),
-    ),
-    create=extend_schema(
-        summary="Create a deployment (status pending)",
-        responses={
-            201: DeploymentSerializer,
-            **error_responses(*BODY_ERRORS, 409, e409=_DUPLICATE_NAME),
-        },
-    ),
-    retrieve=extend_schema(
-        summary="A deployment", responses={200: DeploymentSerializer, **error_responses(404)}
-    ),
-    update=extend_schema(
-        summary="Replace a deployment (admin)",
-        responses={
-            200: DeploymentSerializer,
-            **error_responses(*BODY_ERRORS, 404, 409, e409=_DUPLICATE_NAME),
-        },
-    ),
-    partial_update=extend_schema(
-        summary="Change some fields of a deployment (admin)",
-        responses={
-            200: DeploymentSerializer,
-            **error_responses(*BODY_ERRORS, 404, 409, e409=_DUPLICATE_NAME),
-        },
-    ),
-    destroy=extend_schema(
-        summary="Delete a deployment and its executions (admin)",
-        responses={
-            204: None,
-            **error_responses(404, 409, e409="An execution is still queued or running."),
-        },
-    ),
+@resource_schema(
+    DeploymentSerializer,
+    summaries={
+        "list": "List deployments, newest first",
+        "create": "Create a deployment (status pending)",
+        "retrieve": "A deployment",
+        "update": "Replace a deployment (admin)",
+        "partial_update": "Change some fields of a deployment (admin)",
+        "destroy": "Delete a deployment and its executions (admin)",
+    },
+    write_conflict="A deployment with this name exists.",
+    delete_conflict="An execution is still queued or running.",
 )
 class DeploymentViewSet(
     mixins.ListModelMixin,
@@ -111,7 +85,11 @@ class DeploymentViewSet(
         responses={
             202: ExecutionSerializer,
             **error_responses(
-                400, 404, 409, 503, e409="The deployment has no config, or its config is invalid."
+                *BODY_ERRORS,
+                404,
+                409,
+                503,
+                e409="The deployment has no config, or its config is invalid.",
             ),
         },
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt import serializers as jwt_serializers
 from rest_framework_simplejwt import views as jwt_views
@@ -44,37 +44,34 @@ _TOKEN_ERRORS = error_responses(
 del _TOKEN_ERRORS[403]
 
 
+@extend_schema_view(
+    post=extend_schema(
+        summary="Obtain an access and a refresh token with a username and password",
+        responses={200: jwt_serializers.TokenObtainPairSerializer, **_TOKEN_ERRORS},
+    )
+)
 class TokenObtainView(jwt_views.TokenObtainPairView):
     serializer_class = TokenObtainSerializer
     throttle_classes = [AuthThrottle]
 
-    @extend_schema(
-        summary="Obtain an access and a refresh token with a username and password",
-        responses={200: jwt_serializers.TokenObtainPairSerializer, **_TOKEN_ERRORS},
+
+@extend_schema_view(
+    post=extend_schema(
+        summary="A new access token for a refresh token",
+        responses={200: TokenRefreshSerializer, **_TOKEN_ERRORS},
     )
-    def post(self, *args: Any, **kwargs: Any) -> Any:
-        return super().post(*args, **kwargs)
-
-
+)
 class TokenRefreshView(jwt_views.TokenRefreshView):
     serializer_class = TokenRefreshSerializer
     throttle_classes = [AuthThrottle]
 
-    @extend_schema(
-        summary="A new access token for a refresh token",
-        responses={200: TokenRefreshSerializer, **_TOKEN_ERRORS},
-    )
-    def post(self, *args: Any, **kwargs: Any) -> Any:
-        return super().post(*args, **kwargs)
 
-
-class TokenVerifyView(jwt_views.TokenVerifyView):
-    serializer_class = TokenVerifySerializer
-    throttle_classes = [AuthThrottle]
-
-    @extend_schema(
+@extend_schema_view(
+    post=extend_schema(
         summary="Check that a token this server issued is valid",
         responses={200: None, **_TOKEN_ERRORS},
     )
-    def post(self, *args: Any, **kwargs: Any) -> Any:
-        return super().post(*args, **kwargs)
+)
+class TokenVerifyView(jwt_views.TokenVerifyView):
+    serializer_class = TokenVerifySerializer
+    throttle_classes = [AuthThrottle]

@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import serializers
 
 ErrorSerializer = inline_serializer(
@@ -42,14 +47,14 @@ _ERRORS: dict[int, tuple[Any, str]] = {
 }
 
 
-def error_responses(*codes: int, **descriptions: str) -> dict[int, OpenApiResponse]:
+def error_responses(*codes: int, **descriptions: str | None) -> dict[int, OpenApiResponse]:
     """Documented errors: 401, 403 and 429 always, plus ``codes``.
 
     ``descriptions`` overrides the text of one code, keyed ``e409="..."``."""
     responses = {}
     for code in sorted({401, 403, 429, *codes}):
         serializer, description = _ERRORS[code]
-        description = descriptions.get(f"e{code}", description)
+        description = descriptions.get(f"e{code}") or description
         responses[code] = OpenApiResponse(serializer, description=description)
     return responses
 
@@ -60,6 +65,39 @@ def list_responses(serializer: type[serializers.Serializer], *codes: int) -> dic
         200: serializer(many=True),
         **error_responses(400, *codes, e400="A filter has an invalid value."),
     }
+
+
+def resource_schema(
+    serializer: type[serializers.Serializer],
+    *,
+    summaries: dict[str, str],
+    write_conflict: str | None = None,
+    delete_conflict: str,
+) -> Any:
+    """Documents list, create, retrieve, update, partial_update and destroy of a resource;
+    ``write_conflict`` says why a write may be 409, ``delete_conflict`` why a delete may."""
+    write_errors = (*BODY_ERRORS, 409) if write_conflict else BODY_ERRORS
+
+    def operation(action: str, responses: dict[int, Any]) -> Any:
+        return extend_schema(summary=summaries[action], responses=responses)
+
+    return extend_schema_view(
+        list=operation("list", list_responses(serializer)),
+        create=operation(
+            "create", {201: serializer, **error_responses(*write_errors, e409=write_conflict)}
+        ),
+        retrieve=operation("retrieve", {200: serializer, **error_responses(404)}),
+        update=operation(
+            "update", {200: serializer, **error_responses(*write_errors, 404, e409=write_conflict)}
+        ),
+        partial_update=operation(
+            "partial_update",
+            {200: serializer, **error_responses(*write_errors, 404, e409=write_conflict)},
+        ),
+        destroy=operation(
+            "destroy", {204: None, **error_responses(404, 409, e409=delete_conflict)}
+        ),
+    )
 
 
 class BearerAuthenticationScheme(OpenApiAuthenticationExtension):
