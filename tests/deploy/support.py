@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -14,6 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
+COMPOSE = DEPLOY / "docker-compose.yml"
 # The console script the project's install put beside this interpreter.
 CODEAI = Path(sys.executable).with_name("codeai")
 PORTS = range(18400, 18500)
@@ -110,3 +113,27 @@ def stop(process: subprocess.Popen, timeout: float) -> int:
         process.kill()
         process.wait()
         raise AssertionError(f"still running {timeout}s after SIGTERM") from None
+
+
+def dockerfile_stages() -> list[list[tuple[str, str]]]:
+    """Instructions per stage as (INSTRUCTION, arguments), continuation lines joined."""
+    text = re.sub(r"\\\n\s*", " ", (ROOT / "Dockerfile").read_text())
+    stages: list[list[tuple[str, str]]] = []
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        keyword, _, arguments = line.strip().partition(" ")
+        if keyword.upper() == "FROM":
+            stages.append([])
+        stages[-1].append((keyword.upper(), arguments.strip()))
+    return stages
+
+
+def instruction(stage: list[tuple[str, str]], name: str) -> list[str]:
+    return [arguments for found, arguments in stage if found == name]
+
+
+def dockerfile_runtime_env() -> dict[str, str]:
+    """The runtime stage's ENV, values as written (``${VERSION}`` unexpanded)."""
+    pairs = shlex.split(" ".join(instruction(dockerfile_stages()[-1], "ENV")))
+    return dict(pair.split("=", 1) for pair in pairs)

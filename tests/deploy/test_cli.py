@@ -280,6 +280,9 @@ def test_worker_becomes_celery_and_shuts_down_warmly_on_sigterm(tmp_path, argv, 
             assert cmdline[cmdline.index("--queues") + 1] == "executions,celery"
             assert ".> executions" in text
             assert ".> celery" in text
+        deadline = time.monotonic() + 15  # beat opens its schedule just after starting
+        while not list(data.glob(f"{cli.BEAT_SCHEDULE_FILE}*")) and time.monotonic() < deadline:
+            time.sleep(0.2)
         assert list(data.glob(f"{cli.BEAT_SCHEDULE_FILE}*")), "beat schedule not in the data dir"
     finally:
         returncode = stop(worker, timeout=60)

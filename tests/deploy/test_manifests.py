@@ -15,12 +15,20 @@ import yaml
 from django.urls import resolve
 
 from codeai import cli, conf
-from tests.deploy.support import CODEAI, DEPLOY, ROOT
+from tests.deploy.support import (
+    CODEAI,
+    COMPOSE,
+    DEPLOY,
+    ROOT,
+    dockerfile_runtime_env,
+    dockerfile_stages,
+    instruction,
+)
 
 YAML_FILES = sorted(p for p in DEPLOY.rglob("*") if p.suffix in (".yaml", ".yml"))
 JSON_FILES = sorted(DEPLOY.rglob("*.json"))
 K8S = DEPLOY / "k8s"
-COMPOSE = DEPLOY / "docker-compose.yml"
+
 UNITS = sorted((DEPLOY / "systemd").glob("*.service"))
 BUILD_INFO_VARIABLES = ("CODEAI_VERSION", "CODEAI_BUILD_DATE", "CODEAI_GIT_COMMIT")
 # Variables the image sets for libraries rather than for CodeAI's settings.
@@ -264,24 +272,6 @@ def test_k8s_service_ingress_hpa_and_pdb_point_at_the_web_deployment(k8s):
 # --- Dockerfile -----------------------------------------------------------------------------
 
 
-def dockerfile_stages() -> list[list[tuple[str, str]]]:
-    """Instructions per stage as (INSTRUCTION, arguments), continuation lines joined."""
-    text = re.sub(r"\\\n\s*", " ", (ROOT / "Dockerfile").read_text())
-    stages: list[list[tuple[str, str]]] = []
-    for line in text.splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        instruction, _, arguments = line.strip().partition(" ")
-        if instruction.upper() == "FROM":
-            stages.append([])
-        stages[-1].append((instruction.upper(), arguments.strip()))
-    return stages
-
-
-def instruction(stage: list[tuple[str, str]], name: str) -> list[str]:
-    return [arguments for found, arguments in stage if found == name]
-
-
 def test_dockerfile_is_multi_stage_on_slim_python_311():
     stages = dockerfile_stages()
     assert len(stages) >= 2
@@ -314,9 +304,7 @@ def test_dockerfile_build_args_feed_codeai_version_and_env_is_known():
         "BUILD_DATE=unknown",
         "GIT_COMMIT=unknown",
     }
-    environment = dict(
-        pair.split("=", 1) for pair in shlex.split(" ".join(instruction(runtime, "ENV")))
-    )
+    environment = dockerfile_runtime_env()
     assert environment["CODEAI_VERSION"] == "${VERSION}"
     assert environment["CODEAI_BUILD_DATE"] == "${BUILD_DATE}"
     assert environment["CODEAI_GIT_COMMIT"] == "${GIT_COMMIT}"
