@@ -7,10 +7,14 @@ import base64
 import hashlib
 import hmac
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -385,3 +389,59 @@ def test_browsable_api_with_a_session_login(viewer):
 
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/html")
+
+
+# --- Local tokens signed with a key pair (settings read at start-up: a fresh process) -----
+
+ROOT = Path(__file__).resolve().parents[2]
+SIGN_AND_VERIFY = """
+import django, jwt
+django.setup()
+from rest_framework_simplejwt.tokens import AccessToken
+from codeai.api.authentication import decode_token
+token = AccessToken()
+token["user_id"] = 7
+print(jwt.get_unverified_header(str(token))["alg"], decode_token(str(token))["user_id"])
+"""
+
+
+def run_python(code: str, tmp_path: Path, **variables: str) -> subprocess.CompletedProcess:
+    environ = {key: value for key, value in os.environ.items() if not key.startswith("CODEAI_")}
+    environ.update(
+        CODEAI_DATA_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="codeai.settings", **variables
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_local_tokens_are_rs256_with_a_configured_key_pair(tmp_path, idp_key):
+    private_pem = idp_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+    result = run_python(
+        SIGN_AND_VERIFY,
+        tmp_path,
+        CODEAI_JWT_PRIVATE_KEY=private_pem,
+        CODEAI_JWT_PUBLIC_KEY=public_pem(idp_key),
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["RS256", "7"]
+
+
+def test_a_private_key_without_its_public_key_stops_start_up(tmp_path):
+    result = run_python(
+        "import django; django.setup()", tmp_path, CODEAI_JWT_PRIVATE_KEY="-----BEGIN…"
+    )
+
+    assert result.returncode == 1
+    assert "CODEAI_JWT_PRIVATE_KEY needs CODEAI_JWT_PUBLIC_KEY" in result.stderr

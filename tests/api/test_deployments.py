@@ -124,7 +124,9 @@ def test_execute_queues_an_execution_with_the_variables(editor, deployment):
     assert body["command"] == "execute"
     assert body["variables"] == {"target": "eu"}
     assert body["triggered_by"] == "editor-user"
-    assert Execution.objects.get(pk=body["id"]).triggered_by.username == "editor-user"
+    execution = Execution.objects.get(pk=body["id"])
+    assert execution.triggered_by.username == "editor-user"
+    assert execution.request_id == response["X-Request-ID"]
 
 
 def test_execute_without_a_config_is_409(editor, db):
