@@ -8,11 +8,12 @@ import uuid
 from typing import Any
 
 import pytest
+from rest_framework.test import APIClient
 
 from codeai.roles import ROLES
 from configs.services import config_create
 from deployments.services import deployment_create
-from tests.api.conftest import CALLERS, VALID_CONTENT
+from tests.api.conftest import CALLERS, VALID_CONTENT, make_user
 from tests.api.routes import DETAIL_ROUTES, ROUTES, WRITE_ROUTES, Route
 
 THINGS = {"configs": "config", "deployments": "deployment", "executions": "execution"}
@@ -101,3 +102,14 @@ def test_body_that_is_not_a_json_object_is_400(route, raw_body, admin_client, ap
 
     assert response.status_code == 400, response.content
     assert response.json()["error"]
+
+
+@pytest.mark.parametrize("route", [r for r in ROUTES if r.method == "GET"], ids=str)
+def test_browsable_api_renders_every_resource_for_a_session_login(route, api_objects):
+    client = APIClient()
+    client.force_login(make_user("admin"))
+
+    response = client.get(route.url(api_objects), HTTP_ACCEPT="text/html")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
