@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +25,8 @@ from executions.models import Execution, ExecutionStatus
 VALID_CONTENT = 'var greeting = "hello"\nexec { echo hello }\n'
 SCOPE_ERROR_CONTENT = "print(missing)\n"
 SYNTAX_ERROR_CONTENT = "var x = \n"
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # Who may call a route: nobody (anonymous, no role) up to admin; "none" is a user in no group.
 CALLERS = ("none", roles.VIEWER, roles.EDITOR, roles.ADMIN)
@@ -85,3 +91,15 @@ def make_execution(deployment: Deployment, status: str = ExecutionStatus.QUEUED,
 @pytest.fixture
 def execution(deployment: Deployment) -> Execution:
     return make_execution(deployment, output="line one\nline two\n")
+
+
+def run_fresh(args: list[str], tmp_path: Path, **variables: str) -> subprocess.CompletedProcess:
+    """``python <args>`` in a new process (settings are read at start-up) with only the given
+    CODEAI_* variables and an empty data folder."""
+    environ = {key: value for key, value in os.environ.items() if not key.startswith("CODEAI_")}
+    environ.update(
+        CODEAI_DATA_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="codeai.settings", **variables
+    )
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60
+    )

@@ -7,14 +7,10 @@ import base64
 import hashlib
 import hmac
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import jwt
@@ -30,7 +26,7 @@ from codeai.api import authentication
 from configs.models import Config
 from deployments.services import deployment_create
 from executions.models import Execution
-from tests.api.conftest import VALID_CONTENT, make_user
+from tests.api.conftest import VALID_CONTENT, make_user, run_fresh
 
 CONFIGS = "/api/v1/configs/"
 JWKS_PORTS = range(18150, 18160)
@@ -393,7 +389,6 @@ def test_browsable_api_with_a_session_login(viewer):
 
 # --- Local tokens signed with a key pair (settings read at start-up: a fresh process) -----
 
-ROOT = Path(__file__).resolve().parents[2]
 SIGN_AND_VERIFY = """
 import django, jwt
 django.setup()
@@ -405,21 +400,6 @@ print(jwt.get_unverified_header(str(token))["alg"], decode_token(str(token))["us
 """
 
 
-def run_python(code: str, tmp_path: Path, **variables: str) -> subprocess.CompletedProcess:
-    environ = {key: value for key, value in os.environ.items() if not key.startswith("CODEAI_")}
-    environ.update(
-        CODEAI_DATA_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="codeai.settings", **variables
-    )
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
 def test_local_tokens_are_rs256_with_a_configured_key_pair(tmp_path, idp_key):
     private_pem = idp_key.private_bytes(
         serialization.Encoding.PEM,
@@ -427,8 +407,8 @@ def test_local_tokens_are_rs256_with_a_configured_key_pair(tmp_path, idp_key):
         serialization.NoEncryption(),
     ).decode()
 
-    result = run_python(
-        SIGN_AND_VERIFY,
+    result = run_fresh(
+        ["-c", SIGN_AND_VERIFY],
         tmp_path,
         CODEAI_JWT_PRIVATE_KEY=private_pem,
         CODEAI_JWT_PUBLIC_KEY=public_pem(idp_key),
@@ -439,8 +419,8 @@ def test_local_tokens_are_rs256_with_a_configured_key_pair(tmp_path, idp_key):
 
 
 def test_a_private_key_without_its_public_key_stops_start_up(tmp_path):
-    result = run_python(
-        "import django; django.setup()", tmp_path, CODEAI_JWT_PRIVATE_KEY="-----BEGIN…"
+    result = run_fresh(
+        ["-c", "import django; django.setup()"], tmp_path, CODEAI_JWT_PRIVATE_KEY="-----BEGIN…"
     )
 
     assert result.returncode == 1

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 from rest_framework.test import APIClient
 
 from codeai import conf
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.api.conftest import run_fresh
 
 
 @pytest.fixture
@@ -102,17 +96,7 @@ def test_production_refuses_a_short_hs256_secret(environ, refused):
 
 
 def test_start_stops_with_one_line_for_a_short_secret(tmp_path):
-    environ = {key: value for key, value in os.environ.items() if not key.startswith("CODEAI_")}
-    environ.update(CODEAI_DATA_DIR=str(tmp_path), CODEAI_JWT_SECRET="short")
-
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check"],
-        cwd=ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_fresh(["manage.py", "check"], tmp_path, CODEAI_JWT_SECRET="short")
 
     assert result.returncode == 1
     assert result.stderr.strip() == (
