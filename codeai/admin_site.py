@@ -9,18 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
+from codeai.exceptions import CodeAIError
 from codeai.roles import user_roles
 
 
@@ -80,6 +82,45 @@ def format_duration(run: Any) -> str:
     else:
         text = f"{int(seconds // 3600)} h {int(seconds % 3600 // 60)} min"
     return text if run.completed_at else f"{text} so far"
+
+
+class ServiceModelAdmin(admin.ModelAdmin):
+    """A model admin whose deletes go through the app's service (``delete_object``), which
+    may refuse with a domain error the operator then reads as a message."""
+
+    def delete_object(self, obj: Any) -> None:
+        raise NotImplementedError
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        self.delete_object(obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for obj in queryset:
+            try:
+                self.delete_object(obj)
+            except CodeAIError as error:
+                messages.error(request, f"{obj}: {error}")
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict | None = None
+    ) -> HttpResponse:
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except CodeAIError as error:
+            messages.error(request, str(error))
+            info = self.opts.app_label, self.opts.model_name
+            return HttpResponseRedirect(
+                reverse("admin:{}_{}_change".format(*info), args=[object_id])
+            )
+
+    def object_or_404(self, request: HttpRequest, object_id: str, *, allowed: bool) -> Any:
+        """The object of one of the admin's own views, for a user ``allowed`` to use it."""
+        if not allowed:
+            raise PermissionDenied
+        obj = self.get_object(request, object_id)
+        if obj is None:
+            raise Http404(f"{self.opts.verbose_name} not found")
+        return obj
 
 
 class LeanChangeList(ChangeList):

@@ -14,8 +14,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from codeai.admin_site import LeanChangeList, status_badge
-from codeai.exceptions import CodeAIError
+from codeai.admin_site import LeanChangeList, ServiceModelAdmin, status_badge
 from configs.models import Config
 from configs.services import config_check, config_create, config_delete, config_update
 
@@ -103,7 +102,7 @@ class ConfigForm(forms.ModelForm):
 
 
 @admin.register(Config)
-class ConfigAdmin(admin.ModelAdmin):
+class ConfigAdmin(ServiceModelAdmin):
     form = ConfigForm
     list_display = ["name", "validity", "updated_at", "created_at"]
     list_filter = [ValidityFilter, "updated_at"]
@@ -190,15 +189,8 @@ class ConfigAdmin(admin.ModelAdmin):
         self._stay_when_invalid(request, obj)
         return super().response_change(request, obj)
 
-    def delete_model(self, request: HttpRequest, obj: Config) -> None:
+    def delete_object(self, obj: Config) -> None:
         config_delete(config=obj)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
-        for config in queryset:
-            try:
-                config_delete(config=config)
-            except CodeAIError as error:
-                messages.error(request, f"{config.name}: {error}")
 
     # --- checking ---------------------------------------------------------------------
 

@@ -10,16 +10,16 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, QuerySet, Subquery
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
-from codeai.admin_site import format_duration, status_badge
+from codeai.admin_site import ServiceModelAdmin, format_duration, status_badge
 from codeai.exceptions import CodeAIError
 from codeai.roles import EDITOR, has_role
 from deployments.models import Deployment
@@ -127,7 +127,7 @@ class RecentExecutionInline(admin.TabularInline):
 
 
 @admin.register(Deployment)
-class DeploymentAdmin(admin.ModelAdmin):
+class DeploymentAdmin(ServiceModelAdmin):
     list_display = ["name", "status_badge", "config_link", "last_execution", "updated_at"]
     list_filter = ["status"]
     search_fields = ["name", "config__name"]
@@ -234,15 +234,8 @@ class DeploymentAdmin(admin.ModelAdmin):
         perms_needed.discard(Execution._meta.verbose_name)
         return deleted, counts, perms_needed, protected
 
-    def delete_model(self, request: HttpRequest, obj: Deployment) -> None:
+    def delete_object(self, obj: Deployment) -> None:
         deployment_delete(deployment=obj)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
-        for deployment in queryset:
-            try:
-                deployment_delete(deployment=deployment)
-            except CodeAIError as error:
-                messages.error(request, f"{deployment.name}: {error}")
 
     # --- execute and stop -----------------------------------------------------------------
 
@@ -251,16 +244,10 @@ class DeploymentAdmin(admin.ModelAdmin):
         return self._execute_confirmation(request, list(queryset.select_related("config")))
 
     def execute_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        deployment = self._deployment_or_404(request, object_id)
+        deployment = self.object_or_404(
+            request, object_id, allowed=self.has_execute_permission(request)
+        )
         return self._execute_confirmation(request, [deployment])
-
-    def _deployment_or_404(self, request: HttpRequest, object_id: str) -> Deployment:
-        if not self.has_execute_permission(request):
-            raise PermissionDenied
-        deployment = self.get_object(request, object_id)
-        if deployment is None:
-            raise Http404("deployment not found")
-        return deployment
 
     def _execute_confirmation(
         self, request: HttpRequest, deployments: list[Deployment]
@@ -312,7 +299,9 @@ class DeploymentAdmin(admin.ModelAdmin):
         cancel_executions(request, Execution.objects.filter(deployment__in=queryset))
 
     def stop_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        deployment = self._deployment_or_404(request, object_id)
+        deployment = self.object_or_404(
+            request, object_id, allowed=self.has_execute_permission(request)
+        )
         if request.method == "POST":
             cancel_executions(request, deployment.executions.all())
         return HttpResponseRedirect(

@@ -11,7 +11,6 @@ from django.contrib.admin.options import ShowFacets
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import (
-    Http404,
     HttpRequest,
     HttpResponse,
     HttpResponseNotAllowed,
@@ -22,7 +21,13 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from codeai.admin_site import LeanChangeList, PeekPaginator, format_duration, status_badge
+from codeai.admin_site import (
+    LeanChangeList,
+    PeekPaginator,
+    ServiceModelAdmin,
+    format_duration,
+    status_badge,
+)
 from codeai.exceptions import CodeAIError
 from codeai.roles import EDITOR, has_role
 from executions import services
@@ -51,7 +56,7 @@ def cancel_executions(request: HttpRequest, executions: QuerySet) -> None:
 
 
 @admin.register(Execution)
-class ExecutionAdmin(admin.ModelAdmin):
+class ExecutionAdmin(ServiceModelAdmin):
     list_display = [
         "short_id",
         "deployment",
@@ -207,14 +212,6 @@ class ExecutionAdmin(admin.ModelAdmin):
 
     # --- output and cancel ----------------------------------------------------------------
 
-    def _viewable(self, request: HttpRequest, object_id: str) -> Execution:
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        execution = self.get_object(request, object_id)
-        if execution is None:
-            raise Http404("execution not found")
-        return execution
-
     def output_view(self, request: HttpRequest, object_id: str) -> JsonResponse:
         """What the terminal panel polls: ``{output, offset, next_offset, complete, status}``
         for the text after ``?offset=N`` characters (the API's output endpoint's shape)."""
@@ -234,7 +231,9 @@ class ExecutionAdmin(admin.ModelAdmin):
         return JsonResponse(chunk)
 
     def download_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        execution = self._viewable(request, object_id)
+        execution = self.object_or_404(
+            request, object_id, allowed=self.has_view_permission(request)
+        )
         response = HttpResponse(execution.output, content_type="text/plain; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="execution-{execution.pk}.txt"'
         return response
@@ -242,9 +241,9 @@ class ExecutionAdmin(admin.ModelAdmin):
     def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        execution = self._viewable(request, object_id)
-        if not self.has_cancel_permission(request):
-            raise PermissionDenied
+        execution = self.object_or_404(
+            request, object_id, allowed=self.has_cancel_permission(request)
+        )
         cancel_executions(request, Execution.objects.filter(pk=execution.pk))
         return HttpResponseRedirect(
             reverse("admin:executions_execution_change", args=[execution.pk])

@@ -13,6 +13,7 @@ from deployments.models import Deployment, DeploymentStatus
 from executions.models import Execution, ExecutionStatus
 
 FAILED_STATUSES = (ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT)
+MAX_OUTPUT_OFFSET = 2**31 - 2
 
 
 def _counts(queryset: QuerySet, choices: type) -> dict[str, int]:
@@ -92,7 +93,8 @@ def execution_output_since(*, execution_id: Any, offset: int = 0) -> dict[str, A
     """The output written after ``offset`` characters, read in the database so that tailing
     a long output moves only the new part: ``{output, offset, next_offset, complete,
     status}``; None when the execution does not exist."""
-    offset = max(0, offset)
+    # Kept within the database's integer range: outputs are far shorter anyway.
+    offset = min(max(0, offset), MAX_OUTPUT_OFFSET)
     row = (
         Execution.objects.filter(pk=execution_id)
         .annotate(tail=Substr("output", offset + 1))

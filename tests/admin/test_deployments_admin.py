@@ -165,3 +165,17 @@ def test_parse_variables_rejects_malformed_text(text):
 
     with pytest.raises(forms.ValidationError):
         parse_variables(text)
+
+
+def test_delete_page_refusal_returns_to_the_deployment_with_the_reason(admin_client, deployment):
+    Execution.objects.create(deployment=deployment, status=ExecutionStatus.QUEUED)
+    response = admin_client.post(
+        reverse("admin:deployments_deployment_delete", args=[deployment.pk]),
+        {"post": "yes"},
+        follow=True,
+    )
+    assert response.redirect_chain[0][0] == reverse(
+        "admin:deployments_deployment_change", args=[deployment.pk]
+    )
+    assert any("cancel it first" in message for message in messages_of(response))
+    assert Deployment.objects.filter(pk=deployment.pk).exists()

@@ -123,6 +123,8 @@ def test_output_endpoint_returns_the_text_after_an_offset(admin_client, deployme
         "status_label": "Running",
     }
     assert admin_client.get(url, {"offset": 12}).json()["output"] == ""
+    assert admin_client.get(url, {"offset": 10**30}).json()["output"] == ""
+    assert admin_client.get(url, {"offset": "x"}).json()["output"] == "hello\nwörld\n"
     bad = reverse("admin:executions_execution_output", args=["not-a-uuid"])
     assert admin_client.get(bad).status_code == 404
 
