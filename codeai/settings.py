@@ -399,7 +399,6 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-executions": {"task": "executions.sweep", "schedule": EXEC_SWEEP_INTERVAL},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
-CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Metrics --------------------------------------------------------------------------
 METRICS_ENABLED = CODEAI["CODEAI_METRICS_ENABLED"]

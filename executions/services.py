@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 1.0  # output reaches the row at least this often while a command runs
 CANCEL_CHECK_SECONDS = 0.5
+COMMIT_POLL_SECONDS = 0.01
 VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 DISABLED_EXPLANATION = "command execution is disabled (CODEAI_EXEC_ENABLED=false)"
 QUEUE_UNAVAILABLE = "the task queue is unavailable; try again later"
@@ -179,30 +180,42 @@ def execution_cancel(*, execution: Execution, user: Any) -> Execution:
         **request,
     )
     if not cancelled_queued:
-        Execution.objects.filter(
-            pk=execution.pk, status=ExecutionStatus.RUNNING, cancel_requested_at__isnull=True
-        ).update(**request)
+        with transaction.atomic():
+            Execution.objects.filter(
+                pk=execution.pk, status=ExecutionStatus.RUNNING, cancel_requested_at__isnull=True
+            ).update(**request)
     execution.refresh_from_db()
     if execution.status in ExecutionStatus.terminal() and not cancelled_queued:
         raise Conflict(f"execution already {execution.status}")
     return execution
 
 
-def execution_claim(*, execution_id: str, worker: str) -> ClaimResult:
-    """Move a queued execution to running for this worker; only one delivery wins."""
-    now = timezone.now()
-    if _move(
-        execution_id=execution_id,
-        status_from=ExecutionStatus.QUEUED,
-        status=ExecutionStatus.RUNNING,
-        worker=worker,
-        started_at=now,
-        heartbeat_at=now,
-    ):
-        return ClaimResult.CLAIMED
-    if Execution.objects.filter(pk=execution_id).exists():
-        return ClaimResult.TAKEN
-    return ClaimResult.MISSING
+def execution_claim(*, execution_id: Any, worker: str, wait_for_commit: float = 0.0) -> ClaimResult:
+    """Move a queued execution to running for this worker; only one delivery wins.
+
+    A task can arrive before the transaction that created its row commits: then the row is
+    looked for again for up to ``wait_for_commit`` seconds.
+    """
+    deadline = time.monotonic() + wait_for_commit
+    while True:
+        now = timezone.now()
+        if _move(
+            execution_id=execution_id,
+            status_from=ExecutionStatus.QUEUED,
+            status=ExecutionStatus.RUNNING,
+            worker=worker,
+            started_at=now,
+            heartbeat_at=now,
+        ):
+            return ClaimResult.CLAIMED
+        status = Execution.objects.filter(pk=execution_id).values_list("status", flat=True).first()
+        if status == ExecutionStatus.QUEUED:
+            continue  # committed between the update and this read: claim it now
+        if status is not None:
+            return ClaimResult.TAKEN
+        if time.monotonic() >= deadline:
+            return ClaimResult.MISSING
+        time.sleep(COMMIT_POLL_SECONDS)
 
 
 def execution_heartbeat(
@@ -217,9 +230,11 @@ def execution_heartbeat(
         changes["output_truncated"] = True
     if steps is not None:
         changes["steps"] = steps
-    return bool(
-        Execution.objects.filter(pk=execution_id, status=ExecutionStatus.RUNNING).update(**changes)
-    )
+    # Every write in a transaction: on SQLite that takes the write lock up front (IMMEDIATE)
+    # instead of failing on a stale read snapshot when another process writes meanwhile.
+    with transaction.atomic():
+        running = Execution.objects.filter(pk=execution_id, status=ExecutionStatus.RUNNING)
+        return bool(running.update(**changes))
 
 
 def execution_finish(

@@ -19,24 +19,23 @@ from executions import services
 
 logger = logging.getLogger(__name__)
 
-# A task can arrive before the transaction that created its row commits: retry briefly.
-MISSING_ROW_RETRIES = 50
-MISSING_ROW_COUNTDOWN = 0.1
+# A task can arrive before the transaction that created its row commits (the publish is
+# part of that transaction): how long to look for the row before dropping the task.
+WAIT_FOR_COMMIT_SECONDS = 5.0
 
 
 @shared_task(bind=True, name="executions.run", acks_late=True, ignore_result=True)
 def run_execution(self: Task, execution_id: str) -> None:
     worker = f"{self.request.hostname} pid {os.getpid()}"
-    claim = services.execution_claim(execution_id=execution_id, worker=worker)
+    claim = services.execution_claim(
+        execution_id=execution_id, worker=worker, wait_for_commit=WAIT_FOR_COMMIT_SECONDS
+    )
     if claim is services.ClaimResult.MISSING:
-        if self.request.retries >= MISSING_ROW_RETRIES:
-            logger.warning("execution %s never appeared; task dropped", execution_id)
-            return
-        raise self.retry(countdown=MISSING_ROW_COUNTDOWN, max_retries=MISSING_ROW_RETRIES)
-    if claim is services.ClaimResult.TAKEN:
+        logger.warning("execution %s does not exist (rolled back?); task dropped", execution_id)
+    elif claim is services.ClaimResult.TAKEN:
         logger.info("execution %s already claimed or finished; delivery ignored", execution_id)
-        return
-    services.execution_run(execution_id=execution_id)
+    else:
+        services.execution_run(execution_id=execution_id)
 
 
 @shared_task(name="executions.sweep", ignore_result=True)

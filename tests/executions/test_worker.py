@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from django.db import transaction
 
 from deployments.models import DeploymentStatus
 from executions.models import Execution, ExecutionStatus
@@ -197,6 +198,19 @@ def test_a_duplicate_delivery_runs_nothing_twice(make_deployment):
     assert execution.status == ExecutionStatus.SUCCEEDED
     assert execution.output == "once\n"
     assert len(execution.steps) == 1
+
+
+def test_a_task_that_arrives_before_the_commit_waits_for_the_row(make_deployment):
+    deployment = make_deployment("exec { echo committed }")
+    with transaction.atomic():
+        execution = Execution.objects.create(
+            deployment=deployment, config_snapshot=deployment.config.content
+        )
+        run_execution.apply_async(args=[str(execution.pk)])
+        time.sleep(0.5)  # the worker has the task; the row is not committed yet
+    wait_finished(execution)
+    assert execution.status == ExecutionStatus.SUCCEEDED
+    assert execution.output == "committed\n"
 
 
 def test_a_worker_killed_mid_run_is_swept_and_not_rerun(make_deployment, alice, celery_worker):

@@ -1,0 +1,314 @@
+"""Benchmark: executions through the real API (gunicorn), Redis and two Celery workers.
+
+Starts gunicorn (2 workers) and two `celery -A codeai worker --concurrency 1` processes on
+a dedicated PostgreSQL database (codeai_bench, created if missing) and Redis DBs 14
+(cache) and 15 (broker), then measures:
+
+  1. POST /api/v1/deployments/{id}/execute/ -> 202 latency (median, p95), one at a time;
+  2. queued -> running latency of those executions (started_at - created_at), median/p95;
+  3. throughput: 200 executions of `exec { true }` posted from 4 threads, first POST to
+     last completion;
+  4. a command writing 50 MB to stdout: peak RSS of each worker process and the stored
+     (capped) output.
+
+Run:  .venv/bin/python benchmarks/bench_executions.py [--paced 100] [--burst 200]
+Targets: execute p95 < 50 ms, queued -> running median < 100 ms, >= 20 executions/s,
+worker < 150 MB RSS with 50 MB of output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+PORT = 18210
+BASE = f"http://127.0.0.1:{PORT}"
+DATABASE = "codeai_bench"
+DATA_DIR = Path(tempfile.gettempdir()) / "codeai-exec-bench"
+ENVIRONMENT = {
+    "CODEAI_DB_HOST": "127.0.0.1",
+    "CODEAI_DB_USER": "postgres",
+    "CODEAI_DB_NAME": DATABASE,
+    "CODEAI_CACHE_TYPE": "redis",
+    "CODEAI_REDIS_URL": "redis://127.0.0.1:6379",
+    "CODEAI_REDIS_DB": "14",
+    "CODEAI_CELERY_BROKER_URL": "redis://127.0.0.1:6379/15",
+    "CODEAI_DATA_DIR": str(DATA_DIR),
+    "CODEAI_LOG_LEVEL": "warn",
+    "CODEAI_LOG_FORMAT": "text",
+    "CODEAI_SECRET_KEY": "bench-only-secret-key-not-for-production-use-0123456789",
+}
+PASSWORD = "bench-password-1234"
+FIFTY_MB = 50 * 1024 * 1024
+
+
+def configure() -> None:
+    """Only this benchmark's variables; the dedicated database and Redis DBs, cleared."""
+    for name in [name for name in os.environ if name.startswith("CODEAI_")]:
+        del os.environ[name]
+    os.environ.update(ENVIRONMENT)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "codeai.settings"
+    import psycopg
+    import redis
+
+    with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as pg:
+        if not pg.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE]).fetchone():
+            pg.execute(f"CREATE DATABASE {DATABASE}")
+    for db in (14, 15):
+        redis.Redis(host="127.0.0.1", port=6379, db=db).flushdb()
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, check=True
+    )
+
+
+def start(command: list[str], log: Path, **env: str) -> subprocess.Popen:
+    with log.open("wb") as handle:
+        return subprocess.Popen(
+            command, cwd=ROOT, env={**os.environ, **env}, stdout=handle, stderr=subprocess.STDOUT
+        )
+
+
+def wait_for(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise SystemExit(f"timed out waiting for {what}")
+
+
+def api_up() -> bool:
+    try:
+        return requests.get(f"{BASE}/live", timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def family(pid: int) -> list[int]:
+    """The process and its direct children (a worker and its pool process)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    try:
+        return [pid, *map(int, children.read_text().split())]
+    except OSError:
+        return [pid]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--paced", type=int, default=100)
+    parser.add_argument("--burst", type=int, default=200)
+    options = parser.parse_args()
+
+    configure()
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+
+    from configs.models import Config
+    from deployments.models import Deployment
+    from executions.models import Execution, ExecutionStatus
+
+    Execution.objects.all().delete()
+    Deployment.objects.all().delete()
+    Config.objects.all().delete()
+    users = get_user_model().objects
+    users.filter(username="bench").delete()
+    users.create_superuser("bench", "bench@localhost", PASSWORD)
+    quick = Deployment.objects.create(
+        name="bench-true", config=Config.objects.create(name="true", content="exec { true }")
+    )
+    flood = Deployment.objects.create(
+        name="bench-flood",
+        config=Config.objects.create(
+            name="flood", content=f"exec {{ head -c {FIFTY_MB} /dev/zero | tr '\\000' x }}"
+        ),
+    )
+
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    bin_dir = Path(sys.executable).parent
+    processes = [
+        start(
+            [
+                str(bin_dir / "gunicorn"),
+                "codeai.wsgi",
+                "--bind",
+                f"127.0.0.1:{PORT}",
+                "--workers",
+                "2",
+            ],
+            DATA_DIR / "gunicorn.log",
+        )
+    ]
+    workers = []
+    for number in (1, 2):
+        log = DATA_DIR / f"worker{number}.log"
+        workers.append(
+            start(
+                [
+                    str(bin_dir / "celery"),
+                    "-A",
+                    "codeai",
+                    "worker",
+                    "-Q",
+                    "executions,celery",
+                    "--concurrency",
+                    "1",
+                    "-n",
+                    f"bench{number}@%h",
+                    "--without-mingle",
+                    "--without-gossip",
+                    "--loglevel",
+                    "INFO",
+                ],
+                log,
+                CODEAI_LOG_LEVEL="info",  # for the "ready." line
+            )
+        )
+    processes += workers
+    try:
+        wait_for(api_up, 30, "gunicorn")
+        for number in (1, 2):
+            log = DATA_DIR / f"worker{number}.log"
+            wait_for(lambda log=log: " ready." in log.read_text(errors="replace"), 60, "workers")
+
+        session = requests.Session()
+        token = session.post(
+            f"{BASE}/api/auth/token/",
+            json={"username": "bench", "password": PASSWORD},
+            timeout=10,
+        ).json()["access"]
+        session.headers["Authorization"] = f"Bearer {token}"
+
+        def execute(deployment) -> tuple[str, float]:
+            started = time.perf_counter()
+            response = session.post(f"{BASE}/api/v1/deployments/{deployment.pk}/execute/")
+            elapsed = (time.perf_counter() - started) * 1000
+            if response.status_code != 202:
+                raise SystemExit(f"execute answered {response.status_code}: {response.text}")
+            return response.json()["id"], elapsed
+
+        def wait_done(ids: list[str], timeout: float = 120) -> None:
+            wait_for(
+                lambda: not Execution.objects.filter(
+                    pk__in=ids, status__in=ExecutionStatus.active()
+                ).exists(),
+                timeout,
+                "executions to finish",
+            )
+
+        execute(quick)  # warm-up: connections, first parse
+        # 1 + 2: one at a time, idle workers.
+        latencies, paced_ids = [], []
+        for _ in range(options.paced):
+            execution_id, elapsed = execute(quick)
+            latencies.append(elapsed)
+            paced_ids.append(execution_id)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                if Execution.objects.filter(
+                    pk=execution_id, status__in=ExecutionStatus.terminal()
+                ).exists():
+                    break
+                time.sleep(0.005)
+        to_running = [
+            (started - created).total_seconds() * 1000
+            for created, started in Execution.objects.filter(pk__in=paced_ids).values_list(
+                "created_at", "started_at"
+            )
+        ]
+
+        # 3: a burst from 4 threads.
+        burst_ids: list[str] = []
+        lock = threading.Lock()
+        per_thread = options.burst // 4
+
+        def post_many() -> None:
+            for _ in range(per_thread):
+                execution_id, _ = execute(quick)
+                with lock:
+                    burst_ids.append(execution_id)
+
+        threads = [threading.Thread(target=post_many) for _ in range(4)]
+        burst_started = time.monotonic()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        wait_done(burst_ids)
+        burst_seconds = time.monotonic() - burst_started
+        burst_ok = Execution.objects.filter(
+            pk__in=burst_ids, status=ExecutionStatus.SUCCEEDED
+        ).count()
+
+        # 4: 50 MB of output.
+        baseline = {pid: rss_mb(pid) for worker in workers for pid in family(worker.pid)}
+        flood_id, _ = execute(flood)
+        peak: dict[int, float] = {}
+        while Execution.objects.filter(pk=flood_id, status__in=ExecutionStatus.active()).exists():
+            for worker in workers:
+                for pid in family(worker.pid):
+                    peak[pid] = max(peak.get(pid, 0.0), rss_mb(pid))
+            time.sleep(0.02)
+        flood_row = Execution.objects.get(pk=flood_id)
+
+        print(f"POST execute -> 202 ({options.paced} one at a time, via gunicorn):")
+        print(
+            f"  median {statistics.median(latencies):.1f} ms, "
+            f"p95 {percentile(latencies, 0.95):.1f} ms, max {max(latencies):.1f} ms"
+        )
+        print(
+            f"queued -> running: median {statistics.median(to_running):.1f} ms, "
+            f"p95 {percentile(to_running, 0.95):.1f} ms"
+        )
+        print(
+            f"throughput: {len(burst_ids)} executions in {burst_seconds:.2f} s = "
+            f"{len(burst_ids) / burst_seconds:.1f}/s ({burst_ok} succeeded)"
+        )
+        print(
+            f"50 MB output: status {flood_row.status}, stored "
+            f"{len(flood_row.output.encode())} bytes, truncated={flood_row.output_truncated}, "
+            f"took {flood_row.duration_ms} ms"
+        )
+        for pid, value in sorted(peak.items()):
+            print(f"  worker process {pid}: RSS {baseline.get(pid, 0):.0f} -> peak {value:.0f} MB")
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+if __name__ == "__main__":
+    main()
