@@ -62,8 +62,7 @@ class ExecutionAdmin(ServiceModelAdmin):
         "deployment",
         "status_badge",
         "duration",
-        "triggered_by_name",
-        "exit_code",
+        "trigger",
         "created_at",
     ]
     list_display_links = ["short_id"]
@@ -85,7 +84,7 @@ class ExecutionAdmin(ServiceModelAdmin):
                     "deployment",
                     "status_badge",
                     "duration",
-                    "triggered_by_name",
+                    "trigger",
                     "exit_code",
                     "explanation",
                     "created_at",
@@ -118,6 +117,7 @@ class ExecutionAdmin(ServiceModelAdmin):
         *(field.name for field in Execution._meta.fields),
         "status_badge",
         "duration",
+        "trigger",
         "output_panel",
     ]
 
@@ -188,6 +188,10 @@ class ExecutionAdmin(ServiceModelAdmin):
     @admin.display(description="duration")
     def duration(self, obj: Execution) -> str:
         return format_duration(obj)
+
+    @admin.display(description="triggered by", ordering="triggered_by_name")
+    def trigger(self, obj: Execution) -> str:
+        return obj.triggered_by_name or "—"
 
     @admin.display(description="output")
     def output_panel(self, obj: Execution) -> str:

@@ -203,8 +203,14 @@ def test_operator_session_from_config_to_cancelled_run(browser, live_server, sho
     assert page.locator("#codeai-cancel").count() == 0
     shoot(page, "08-cancelled")
 
+    page.goto(f"{admin}/executions/execution/")
+    assert page.locator("#result_list tbody tr").count() == 2
+    shoot(page, "09-executions")
     page.goto(f"{admin}/")
-    shoot(page, "09-dashboard")
+    for status in ("Succeeded", "Cancelled"):
+        count = page.locator("#dash-executions li", has_text=status).locator("strong")
+        assert count.inner_text() == "1"
+    shoot(page, "10-dashboard")
     page.context.close()
 
     # A viewer sees the deployment but has no way to execute it.
@@ -215,7 +221,7 @@ def test_operator_session_from_config_to_cancelled_run(browser, live_server, sho
     assert viewer.locator("select[name=action] option[value=execute]").count() == 0
     denied = viewer.goto(re.sub(r"/change/$", "/execute/", viewer.url))
     assert denied.status == 403
-    shoot(viewer, "10-viewer-cannot-execute")
+    shoot(viewer, "11-viewer-cannot-execute")
     viewer.context.close()
 
     runs = list(Execution.objects.order_by("created_at"))
