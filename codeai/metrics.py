@@ -21,14 +21,14 @@ import time
 import weakref
 from collections.abc import Iterator
 from contextlib import ContextDecorator
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.signals import request_finished
 from django.db import DatabaseError, connection, connections
 from django.db.backends.signals import connection_created
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Min, Q, Sum
+from django.db.models import Count, Min, Q
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from prometheus_client import (
@@ -360,9 +360,61 @@ def record_integration_retry(service_name: str) -> None:
 
 
 # --- Workflows, from the database at scrape time ------------------------------------------
-def _histogram_buckets(row: dict[str, Any], bounds: tuple[float, ...]) -> list[tuple[str, float]]:
-    buckets = [(str(bound), row[f"le_{index}"]) for index, bound in enumerate(bounds)]
-    return [*buckets, ("+Inf", row["count"])]
+# Durations in seconds, one row per finished execution or finished step, per database.
+_EXECUTION_SECONDS = {
+    "postgresql": "EXTRACT(EPOCH FROM completed_at - started_at)",
+    # julianday() is a double: rounded to the millisecond, 3 s stays 3 s.
+    "sqlite": "ROUND((julianday(completed_at) - julianday(started_at)) * 86400.0, 3)",
+}
+_STEP_SECONDS = {
+    "postgresql": (
+        "SELECT '' AS label, (step->>'duration_ms')::float / 1000.0 AS d FROM {table} "
+        "CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(steps) = 'array' "
+        "THEN steps ELSE '[]'::jsonb END) AS step "
+        "WHERE jsonb_typeof(step->'duration_ms') = 'number'"
+    ),
+    "sqlite": (
+        "SELECT '' AS label, json_extract(step.value, '$.duration_ms') / 1000.0 AS d "
+        "FROM {table}, json_each(CASE WHEN json_type(steps) = 'array' THEN steps ELSE '[]' END) "
+        "AS step WHERE json_type(step.value, '$.duration_ms') IN ('integer', 'real')"
+    ),
+}
+HISTOGRAM_CACHE_SECONDS = 10
+DURATIONS_CACHE_KEY = f"codeai:metrics:{NAMESPACE}:durations"
+
+
+def _histogram_rows(
+    durations_sql: str, params: list[Any], bounds: tuple[float, ...]
+) -> dict[str, tuple[list[int], int, float]]:
+    """``{label: (cumulative bucket counts, count, sum)}`` over ``(label, d)`` rows, one pass."""
+    bucket_columns = "".join(
+        f"SUM(CASE WHEN d <= {float(bound)!r} THEN 1 ELSE 0 END), " for bound in bounds
+    )
+    sql = (
+        f"SELECT label, {bucket_columns}COUNT(*), COALESCE(SUM(d), 0) "
+        f"FROM ({durations_sql}) AS durations GROUP BY label"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {
+            row[0]: ([int(n or 0) for n in row[1:-2]], int(row[-2]), float(row[-1]))
+            for row in cursor.fetchall()
+        }
+
+
+def _histogram_family(
+    name: str, documentation: str, label: str | None, labels: tuple[str, ...],
+    rows: dict[str, tuple[list[int], int, float]], bounds: tuple[float, ...],
+) -> HistogramMetricFamily:  # fmt: skip
+    family = HistogramMetricFamily(name, documentation, labels=[label] if label else [])
+    for value in labels:
+        buckets, count, total = rows.get(value, ([0] * len(bounds), 0, 0.0))
+        family.add_metric(
+            [value] if label else [],
+            [*zip(map(str, bounds), buckets, strict=True), ("+Inf", count)],
+            sum_value=total,
+        )
+    return family
 
 
 class WorkflowCollector(Collector):
@@ -427,83 +479,47 @@ class WorkflowCollector(Collector):
             "Age of the oldest execution still waiting for a worker (0: none waiting)",
             value=(timezone.now() - oldest).total_seconds() if oldest else 0.0,
         )
-        yield self._execution_durations(Execution, ExecutionStatus)
-        yield self._step_durations(Execution)
+        yield from self._duration_histograms(Execution, ExecutionStatus)
 
     @staticmethod
-    def _execution_durations(execution_model: Any, statuses: Any) -> HistogramMetricFamily:
-        duration = ExpressionWrapper(F("completed_at") - F("started_at"), DurationField())
-        rows = (
-            execution_model.objects.filter(
-                status__in=statuses.terminal(),
-                started_at__isnull=False,
-                completed_at__isnull=False,
-            )
-            .annotate(duration=duration)
-            .order_by()
-            .values("status")
-            .annotate(
-                count=Count("id"),
-                total=Sum("duration"),
-                **{
-                    f"le_{index}": Count("id", filter=Q(duration__lte=timedelta(seconds=bound)))
-                    for index, bound in enumerate(EXECUTION_BUCKETS)
-                },
-            )
-        )
-        family = HistogramMetricFamily(
-            f"{NAMESPACE}_workflow_execution_duration_seconds",
-            "Workflow duration (started to completed) of finished executions",
-            labels=["status"],
-        )
-        seen = {row["status"]: row for row in rows}
-        for status in statuses.terminal():
-            row = seen.get(status) or {"count": 0, "total": None} | {
-                f"le_{index}": 0 for index in range(len(EXECUTION_BUCKETS))
-            }
-            total = row["total"]
-            family.add_metric(
-                [status],
-                _histogram_buckets(row, EXECUTION_BUCKETS),
-                sum_value=total.total_seconds() if total else 0.0,
-            )
-        return family
-
-    @staticmethod
-    def _step_durations(execution_model: Any) -> HistogramMetricFamily:
+    def _duration_histograms(execution_model: Any, statuses: Any) -> list[Any]:
+        """Execution and step durations: full scans of finished rows, so their result is
+        shared through the cache for a few seconds by every process (and pod) scraped."""
         table = connection.ops.quote_name(execution_model._meta.db_table)
-        if connection.vendor == "postgresql":
-            steps = (
-                "SELECT (step->>'duration_ms')::float / 1000.0 AS d FROM {table} "
-                "CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(steps) = 'array'"
-                " THEN steps ELSE '[]'::jsonb END) AS step "
-                "WHERE jsonb_typeof(step->'duration_ms') = 'number'"
+        vendor = "postgresql" if connection.vendor == "postgresql" else "sqlite"
+        terminal = list(statuses.terminal())
+
+        def compute() -> tuple[dict, dict]:
+            executions = _histogram_rows(
+                f"SELECT status AS label, {_EXECUTION_SECONDS[vendor]} AS d FROM {table} "
+                f"WHERE status IN ({', '.join(['%s'] * len(terminal))}) "
+                "AND started_at IS NOT NULL AND completed_at IS NOT NULL",
+                terminal,
+                EXECUTION_BUCKETS,
             )
-        else:  # SQLite's JSON1
-            steps = (
-                "SELECT json_extract(step.value, '$.duration_ms') / 1000.0 AS d "
-                "FROM {table}, json_each(CASE WHEN json_type(steps) = 'array' THEN steps "
-                "ELSE '[]' END) AS step "
-                "WHERE json_type(step.value, '$.duration_ms') IN ('integer', 'real')"
+            steps = _histogram_rows(_STEP_SECONDS[vendor].format(table=table), [], STEP_BUCKETS)
+            return executions, steps
+
+        try:
+            executions, steps = cache.get_or_set(
+                DURATIONS_CACHE_KEY, compute, HISTOGRAM_CACHE_SECONDS
             )
-        bucket_columns = ", ".join(
-            f"COALESCE(SUM(CASE WHEN d <= %s THEN 1 ELSE 0 END), 0) AS le_{index}"
-            for index in range(len(STEP_BUCKETS))
-        )
-        sql = (
-            f"SELECT {bucket_columns}, COUNT(*) AS count, COALESCE(SUM(d), 0) AS total "
-            f"FROM ({steps.format(table=table)}) AS step_durations"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, list(STEP_BUCKETS))
-            names = [column[0] for column in cursor.description]
-            row = dict(zip(names, cursor.fetchone(), strict=True))
-        family = HistogramMetricFamily(
-            f"{NAMESPACE}_workflow_step_duration_seconds",
-            "Duration of each exec block (step) run by workflow executions",
-        )
-        family.add_metric([], _histogram_buckets(row, STEP_BUCKETS), sum_value=float(row["total"]))
-        return family
+        except DatabaseError:
+            raise
+        except Exception:  # the cache is down: the health check says so; compute directly
+            executions, steps = compute()
+        return [
+            _histogram_family(
+                f"{NAMESPACE}_workflow_execution_duration_seconds",
+                "Workflow duration (started to completed) of finished executions",
+                "status", tuple(terminal), executions, EXECUTION_BUCKETS,
+            ),
+            _histogram_family(
+                f"{NAMESPACE}_workflow_step_duration_seconds",
+                "Duration of each exec block (step) run by workflow executions",
+                None, ("",), steps, STEP_BUCKETS,
+            ),
+        ]  # fmt: skip
 
 
 # --- The registry a scrape reads -----------------------------------------------------------

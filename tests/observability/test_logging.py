@@ -13,12 +13,14 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import User
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import AccessToken
 
 from codeai.logging import JSONFormatter, TextFormatter, bind_request_id, get_request_id, redact
 from configs.models import Config
 from deployments.models import Deployment
 from executions.models import Execution, ExecutionStatus
-from executions.services import deployment_execute
 from tests.observability.conftest import PYTHON, ROOT, app_env, parse_samples, sample
 
 FAKE_JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
@@ -165,16 +167,21 @@ def start_worker(log_path: Path) -> subprocess.Popen:
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_worker_run_logs_json_with_the_request_id_and_feeds_the_metrics(client, tmp_path):
+def test_request_id_follows_the_execution_to_the_worker_and_metrics_see_the_run(client, tmp_path):
     config = Config.objects.create(name="logged", content="exec { echo logged }\n")
     deployment = Deployment.objects.create(name="logged", config=config)
+    api = APIClient()
+    user = User.objects.create_superuser("log-admin", password="pw-log-admin")
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
     log_path = tmp_path / "worker.log"
     worker = start_worker(log_path)
     try:
-        with bind_request_id("exec-trace-7"):
-            execution = deployment_execute(
-                deployment=deployment, user=None, request_id=get_request_id()
-            )
+        response = api.post(
+            f"/api/v1/deployments/{deployment.pk}/execute/", HTTP_X_REQUEST_ID="exec-trace-7"
+        )
+        assert response.status_code == 202, response.content
+        assert response["X-Request-ID"] == "exec-trace-7"
+        execution = Execution.objects.get(pk=response.json()["id"])
         deadline = time.monotonic() + 60
         while execution.status not in ExecutionStatus.terminal():
             assert worker.poll() is None, log_path.read_text()[-3000:]
@@ -186,12 +193,14 @@ def test_worker_run_logs_json_with_the_request_id_and_feeds_the_metrics(client, 
         worker.wait(timeout=30)
 
     assert execution.status == ExecutionStatus.SUCCEEDED, execution.explanation
-    assert Execution.objects.get(pk=execution.pk).request_id == "exec-trace-7"
+    assert execution.request_id == "exec-trace-7"
     lines = log_path.read_text().splitlines()
     entries = json_lines("\n".join(line for line in lines if not SHUTDOWN_NOTICE.match(line)))
-    task_lines = [e for e in entries if e["request_id"] == "exec-trace-7"]
-    assert task_lines, entries
-    assert {e["logger"] for e in entries} & {"celery.worker.strategy", "celery.app.trace"}
+    # The lines of the run (the task's own, its outcome) carry the request's id; only the
+    # worker's "received" notice precedes the task and has none.
+    run = [e for e in entries if e["logger"].startswith(("executions", "celery.app.trace"))]
+    assert run, entries
+    assert all(e["request_id"] == "exec-trace-7" for e in run), run
 
     samples = parse_samples(client.get("/metrics").content.decode())
     assert sample(samples, "codeai_workflow_executions_total", status="succeeded") == 1
