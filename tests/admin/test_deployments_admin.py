@@ -4,6 +4,9 @@ the execute (with variables) and stop actions, all through the services."""
 from __future__ import annotations
 
 import pytest
+from django import forms
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from configs.services import config_create
@@ -32,13 +35,8 @@ def test_list_shows_status_badge_config_link_and_last_execution(admin_client, de
     assert 'codeai-status-succeeded">Succeeded</span></a> 0' in page
 
 
-def test_list_query_count_does_not_grow_with_rows(
-    admin_client, config, django_assert_max_num_queries
-):
+def test_list_query_count_does_not_grow_with_rows(admin_client, config):
     def list_queries() -> int:
-        from django.db import connection
-        from django.test.utils import CaptureQueriesContext
-
         with CaptureQueriesContext(connection) as captured:
             assert admin_client.get(LIST_URL).status_code == 200
         return len(captured)
@@ -161,8 +159,6 @@ def test_parse_variables_accepts_lines_and_json(text, expected):
 
 @pytest.mark.parametrize("text", ["{oops", "[1]", "9x=1", "a"])
 def test_parse_variables_rejects_malformed_text(text):
-    from django import forms
-
     with pytest.raises(forms.ValidationError):
         parse_variables(text)
 
