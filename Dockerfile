@@ -10,7 +10,7 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY requirements.txt ./
 RUN pip wheel --wheel-dir /wheels -r requirements.txt
-COPY pyproject.toml README.md manage.py ./
+COPY pyproject.toml README.md ./
 COPY codeai ./codeai
 COPY configs ./configs
 COPY deployments ./deployments

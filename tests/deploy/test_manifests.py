@@ -144,6 +144,11 @@ def test_compose_start_order_is_health_gated(compose):
         assert services[name]["healthcheck"]["test"]
 
 
+@pytest.mark.parametrize("name", ["worker", "beat", "migrate"])
+def test_compose_processes_without_http_turn_off_the_images_healthcheck(compose, name):
+    assert compose["services"][name]["healthcheck"] == {"disable": True}
+
+
 def test_compose_web_healthcheck_probes_a_real_route(compose):
     command = " ".join(compose["services"]["web"]["healthcheck"]["test"])
     path = re.search(r"http://127\.0\.0\.1:8080(/[\w/-]*)", command).group(1)
