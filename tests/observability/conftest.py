@@ -108,7 +108,7 @@ class Server:
         return self.log_path.read_text()
 
     def stop(self) -> None:
-        self.process.terminate()
+        self.process.send_signal(signal.SIGINT)  # gunicorn's quick shutdown
         try:
             self.process.wait(timeout=15)
         except subprocess.TimeoutExpired:

@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -272,24 +273,34 @@ def _endpoints(**env: str) -> dict[str, tuple[int, str]]:
 
 
 def test_metrics_settings_switch_the_endpoint_and_collectors():
-    default = _endpoints()
-    assert default["/metrics"][0] == 200
-    assert "process_resident_memory_bytes" in default["/metrics"][1]
-    assert "python_gc_collections_total" in default["/metrics"][1]
+    variants = {
+        "default": {},
+        "disabled": {"CODEAI_METRICS_ENABLED": "false"},
+        "moved": {"CODEAI_METRICS_PATH": "/internal/m"},
+        "bare": {"CODEAI_METRICS_PROCESS": "false", "CODEAI_METRICS_RUNTIME": "false"},
+        "renamed": {"CODEAI_METRICS_NAMESPACE": "acme"},
+    }
+    with ThreadPoolExecutor(max_workers=len(variants)) as pool:  # one process each, at once
+        futures = {name: pool.submit(_endpoints, **env) for name, env in variants.items()}
+        answers = {name: future.result() for name, future in futures.items()}
 
-    assert _endpoints(CODEAI_METRICS_ENABLED="false")["/metrics"][0] == 404
+    default = answers["default"]["/metrics"]
+    assert default[0] == 200
+    assert "process_resident_memory_bytes" in default[1]
+    assert "python_gc_collections_total" in default[1]
 
-    moved = _endpoints(CODEAI_METRICS_PATH="/internal/m")
-    assert moved["/internal/m"][0] == 200
-    assert moved["/metrics"][0] == 404
+    assert answers["disabled"]["/metrics"][0] == 404
 
-    bare = _endpoints(CODEAI_METRICS_PROCESS="false", CODEAI_METRICS_RUNTIME="false")["/metrics"][1]
+    assert answers["moved"]["/internal/m"][0] == 200
+    assert answers["moved"]["/metrics"][0] == 404
+
+    bare = answers["bare"]["/metrics"][1]
     assert "codeai_http_requests_total" in bare
     assert "process_" not in bare
     assert "python_gc_" not in bare
     assert "python_info" not in bare
 
-    renamed = _endpoints(CODEAI_METRICS_NAMESPACE="acme")["/metrics"][1]
+    renamed = answers["renamed"]["/metrics"][1]
     assert "acme_http_requests_total" in renamed
     assert "acme_workflow_executions_total" in renamed
     assert "codeai_http_requests_total" not in renamed
