@@ -177,11 +177,17 @@ class TextFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)-7s [%(request_id)s] %(name)s: %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
+        extra = _extra_fields(record)
         record = logging.makeLogRecord(vars(record))  # other handlers keep the original
         record.request_id = getattr(record, "request_id", None) or get_request_id() or "-"
+        # Redact what the program wrote, not the line's frame (logger names, levels, time).
+        record.msg, record.args = redact(record.getMessage()), None
+        if record.exc_info:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
         line = super().format(record)
-        extra = " ".join(f"{key}={value}" for key, value in _extra_fields(record).items())
-        return redact(f"{line} {extra}" if extra else line)
+        return " ".join([line, *(f"{key}={value}" for key, value in extra.items())])
 
 
 def logging_config(log_format: str, level: str) -> dict[str, Any]:

@@ -37,7 +37,9 @@ def json_lines(text: str) -> list[dict]:
     return entries
 
 
-def format_record(formatter: logging.Formatter, message: str, *args, **extra) -> str:
+def format_record(
+    formatter: logging.Formatter, message: str, *args, exc_info: bool = False, **extra
+) -> str:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
@@ -45,7 +47,7 @@ def format_record(formatter: logging.Formatter, message: str, *args, **extra) ->
     logger.addHandler(handler)
     logger.propagate = False
     try:
-        logger.warning(message, *args, extra=extra)
+        logger.warning(message, *args, exc_info=exc_info, extra=extra)
     finally:
         logger.removeHandler(handler)
     return stream.getvalue()
@@ -102,6 +104,18 @@ def test_secrets_never_reach_the_output(formatter):
         assert secret not in line
     assert "opaque-token-value" not in line
     assert "****" in line
+
+
+@pytest.mark.parametrize("formatter", [JSONFormatter(), TextFormatter()], ids=["json", "text"])
+def test_secrets_in_tracebacks_are_masked(formatter):
+    try:
+        raise ConnectionError(f"postgres://codeai:hunter4-pass@db/codeai rejected {FAKE_JWT}")
+    except ConnectionError:
+        line = format_record(formatter, "could not connect", exc_info=True)
+
+    assert "ConnectionError" in line
+    assert "hunter4-pass" not in line
+    assert FAKE_JWT not in line
 
 
 def test_redact_keeps_ordinary_text():
