@@ -32,6 +32,9 @@ def on_starting(server: Any) -> None:
             entry.unlink()
     path.mkdir(parents=True, exist_ok=True)
     server.log.info("prometheus multiprocess metrics in %s", folder)
+    # Import now, with the folder set (prometheus_client picks its value class at import):
+    # child_exit runs in the master's SIGCHLD handler, where a first import could be re-entered.
+    import prometheus_client.multiprocess  # noqa: F401
 
 
 def child_exit(server: Any, worker: Any) -> None:
