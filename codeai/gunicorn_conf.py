@@ -4,17 +4,17 @@
 the gunicorn master read it again (with the YAML files) before restarting its workers.
 ``GUNICORN_CMD_ARGS`` still overrides anything here, e.g. ``GUNICORN_CMD_ARGS="--workers 3"``.
 
-How the guide's Go-style HTTP timeouts map onto gunicorn, which has no per-phase deadlines:
+How the guide's Go-style HTTP timeouts map onto gunicorn, which has no per-request read or
+write deadline (a request's whole budget under the guide is read + write):
 
-* ``CODEAI_READ_TIMEOUT`` + ``CODEAI_WRITE_TIMEOUT`` -> ``timeout``: the longest a worker may
-  go silent (reading a request, then producing and writing the response) before the master
-  kills and replaces it (default 15s + 15s = 30s).
+* ``CODEAI_READ_TIMEOUT`` + ``CODEAI_WRITE_TIMEOUT`` -> ``timeout``: how long a worker process
+  may stop checking in with the master (hung, not merely busy: the threaded worker keeps
+  checking in while a thread serves a slow request) before it is killed and replaced
+  (default 15s + 15s = 30s).
 * the same sum -> ``graceful_timeout``: after SIGTERM or HUP, workers get this long to finish
-  the requests they hold, so no request that would have completed in time is cut off.
+  the requests they hold, so a request within its read + write budget completes.
 * ``CODEAI_IDLE_TIMEOUT`` -> ``keepalive``: how long a kept-alive connection may wait for its
-  next request (default 60s; it outlasts the idle timeouts of most load balancers, so they
-  close first and never hit a closed connection). Keep-alive needs the threaded worker, hence
-  ``gthread``.
+  next request (default 60s). Keep-alive needs the threaded worker, hence ``gthread``.
 """
 
 from __future__ import annotations

@@ -224,12 +224,16 @@ def test_migrate_dry_run_on_an_unreachable_database_is_one_line(tmp_path):
 
 @pytest.mark.slow
 def test_server_start_becomes_gunicorn_reloads_on_hup_and_stops_on_sigterm(tmp_path):
+    # The port comes from $HOME/.codeai.yaml, which a HUP must read again.
+    home_config = tmp_path / ".codeai.yaml"
     port = free_port()
+    home_config.write_text(f"server:\n  port: {port}\n")
+    env = embedded_env(tmp_path / "data", PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prom"))
     log = tmp_path / "server.log"
     with log.open("w") as output:
         server = subprocess.Popen(
-            [str(CODEAI), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-            env=embedded_env(tmp_path / "data", PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prom")),
+            [str(CODEAI), "server", "start", "--host", "127.0.0.1"],
+            env=env | {"HOME": str(tmp_path)},
             stdout=output,
             stderr=subprocess.STDOUT,
         )
@@ -241,12 +245,14 @@ def test_server_start_becomes_gunicorn_reloads_on_hup_and_stops_on_sigterm(tmp_p
         first_workers = child_pids(server.pid)
         assert len(first_workers) == 2 * cpu_count() + 1
 
+        new_port = free_port()
+        home_config.write_text(f"server:\n  port: {new_port}\n")
         server.send_signal(signal.SIGHUP)
+        assert wait_for_http(f"http://127.0.0.1:{new_port}/health", server)[0] == 200
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and child_pids(server.pid) & first_workers:
             time.sleep(0.3)
         assert not child_pids(server.pid) & first_workers, "HUP did not replace the workers"
-        assert wait_for_http(f"http://127.0.0.1:{port}/health", server)[0] == 200
     finally:
         returncode = stop(server, timeout=40)
     assert returncode == 0, log.read_text()
