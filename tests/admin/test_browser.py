@@ -40,7 +40,7 @@ BROKEN_CONFIG = 'var who = "world"\nvar pause = "0.5"\nprint(missing)\n'
 FIXED_CONFIG = (
     'var who = "world"\n'
     'var pause = "0.5"\n'
-    "var rounds = 8\n"
+    "var rounds = 10\n"
     'print("starting")\n'
     'exec { for i in $(seq 1 "$rounds"); do echo "hello $who $i"; sleep "$pause"; done }\n'
 )
@@ -171,14 +171,14 @@ def test_operator_session_from_config_to_cancelled_run(browser, live_server, sho
     )
     # Still running: the panel tails a run that has not finished.
     assert terminal.get_attribute("data-complete") == "false"
-    assert "hello browser 8" not in terminal.inner_text()
+    assert "hello browser 10" not in terminal.inner_text()
     shoot(page, "06-output-live")
     page.wait_for_function(
         "() => document.getElementById('codeai-output').dataset.complete === 'true'"
     )
     # The page reloads once at the end: the fields above show the final state too.
     page.wait_for_selector(".field-status_badge >> text=Succeeded")
-    assert "hello browser 8" in terminal.inner_text()
+    assert "hello browser 10" in terminal.inner_text()
     assert page.locator(".codeai-terminal-bar .codeai-badge").inner_text() == "Succeeded"
     shoot(page, "07-output-complete")
 
