@@ -13,7 +13,7 @@ from rest_framework.serializers import BaseSerializer
 
 from codeai.api.permissions import IsEditor
 from codeai.api.schema import BODY_ERRORS, error_responses, resource_schema
-from codeai.api.viewsets import ResourceViewSet
+from codeai.api.viewsets import ResourceViewSet, optional_body
 from configs import selectors, services
 from configs.filters import ConfigFilter
 from configs.models import Config
@@ -92,7 +92,7 @@ class ConfigViewSet(
     @action(detail=True, methods=["post"], serializer_class=ValidateRequestSerializer)
     def validate(self, request: Request, id: str) -> Response:
         config = self.get_object()
-        body = ValidateRequestSerializer(data=request.data if request.data else {}, partial=True)
+        body = ValidateRequestSerializer(data=optional_body(request), partial=True)
         body.is_valid(raise_exception=True)
         return self._validation_result(body.validated_data.get("content", config.content))
 

@@ -13,7 +13,7 @@ from rest_framework.serializers import BaseSerializer
 
 from codeai.api.permissions import IsAdmin, IsEditor
 from codeai.api.schema import BODY_ERRORS, error_responses, list_responses, resource_schema
-from codeai.api.viewsets import ResourceViewSet
+from codeai.api.viewsets import ResourceViewSet, optional_body
 from deployments import selectors, services
 from deployments.filters import DeploymentFilter
 from deployments.models import Deployment
@@ -96,7 +96,7 @@ class DeploymentViewSet(
     @action(detail=True, methods=["post"], serializer_class=ExecuteRequestSerializer)
     def execute(self, request: Request, id: str) -> Response:
         deployment = self.get_object()
-        body = ExecuteRequestSerializer(data=request.data if request.data else {})
+        body = ExecuteRequestSerializer(data=optional_body(request))
         body.is_valid(raise_exception=True)
         execution = execution_services.deployment_execute(
             deployment=deployment, user=request.user, variables=body.validated_data["variables"]

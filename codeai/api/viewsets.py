@@ -7,8 +7,16 @@ from typing import Any
 
 from django.db.models import QuerySet
 from rest_framework import exceptions, viewsets
+from rest_framework.request import Request
 
 from codeai.api.permissions import RolePerAction
+
+
+def optional_body(request: Request) -> Any:
+    """The JSON body of an action whose body is optional: ``{}`` when none was sent; anything
+    sent that is not an object goes on to the serializer, which refuses it (400)."""
+    data = request.data
+    return {} if isinstance(data, dict) and not data else data
 
 
 class ResourceViewSet(RolePerAction, viewsets.GenericViewSet):

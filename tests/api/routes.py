@@ -52,6 +52,4 @@ ROUTES = (
 )
 
 DETAIL_ROUTES = tuple(route for route in ROUTES if "{" in route.path)
-WRITE_ROUTES = tuple(
-    route for route in ROUTES if route.method in ("POST", "PUT", "PATCH") and route.body
-)
+WRITE_ROUTES = tuple(route for route in ROUTES if route.body is not None)
