@@ -125,11 +125,15 @@ class ServiceModelAdmin(admin.ModelAdmin):
 
 class LeanChangeList(ChangeList):
     """A changelist that leaves the model admin's ``list_defer`` columns (big text and JSON
-    the list never shows) out of its SELECT."""
+    the list never shows) out of its SELECT, and reads ``list_prefetch`` relations in one
+    query of their own instead of a join (a join lets a planner start from the small table
+    and sort the big one whole, instead of walking its index for one page)."""
 
     def get_queryset(self, request: HttpRequest, exclude_parameters: Any = None) -> QuerySet:
         queryset = super().get_queryset(request, exclude_parameters)
-        return queryset.defer(*getattr(self.model_admin, "list_defer", ()))
+        return queryset.defer(*getattr(self.model_admin, "list_defer", ())).prefetch_related(
+            *getattr(self.model_admin, "list_prefetch", ())
+        )
 
 
 class PeekPaginator(Paginator):
