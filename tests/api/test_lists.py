@@ -11,6 +11,7 @@ from deployments.services import deployment_create
 from executions.models import ExecutionStatus
 from tests.api.conftest import SCOPE_ERROR_CONTENT, VALID_CONTENT, make_execution
 
+DEPLOYMENTS = "/api/v1/deployments/?"
 LIST_URLS = ("/api/v1/configs/", "/api/v1/deployments/", "/api/v1/executions/")
 
 
@@ -34,6 +35,10 @@ def add_rows(count: int, *, prefix: str, watched) -> None:
         make_execution(deployment, status=ExecutionStatus.SUCCEEDED)
         make_execution(deployment, status=ExecutionStatus.RUNNING)
         make_execution(watched)
+
+
+def names(client, url: str) -> list[str]:
+    return [item["name"] for item in client.get(url).json()["data"]]
 
 
 def test_envelope_and_newest_first(viewer):
@@ -84,15 +89,14 @@ def test_next_and_previous_links(viewer):
     assert body["previous"].endswith("/api/v1/configs/?limit=2")
 
 
-def test_configs_filter_by_name_and_search(viewer):
+def test_configs_filter_by_name_search_and_validity(viewer):
     config_create(name="frontend", content=VALID_CONTENT)
     config_create(name="backend", content=SCOPE_ERROR_CONTENT)
 
-    by_name = viewer.get("/api/v1/configs/?name=front").json()["data"]
-    by_search = viewer.get("/api/v1/configs/?search=missing").json()["data"]
-
-    assert [item["name"] for item in by_name] == ["frontend"]
-    assert [item["name"] for item in by_search] == ["backend"]
+    assert names(viewer, "/api/v1/configs/?name=front") == ["frontend"]
+    assert names(viewer, "/api/v1/configs/?search=missing") == ["backend"]
+    assert names(viewer, "/api/v1/configs/?is_valid=true") == ["frontend"]
+    assert names(viewer, "/api/v1/configs/?is_valid=false") == ["backend"]
 
 
 def test_deployments_filter_by_status_config_and_name(viewer, deployment):
@@ -100,13 +104,10 @@ def test_deployments_filter_by_status_config_and_name(viewer, deployment):
     other.status = DeploymentStatus.FAILED
     other.save()
 
-    def names(query: str) -> list[str]:
-        return [item["name"] for item in viewer.get(f"/api/v1/deployments/?{query}").json()["data"]]
-
-    assert names("status=failed") == ["other"]
-    assert names(f"config={deployment.config_id}") == ["web-prod"]
-    assert names("name=prod") == ["web-prod"]
-    assert names("search=oth") == ["other"]
+    assert names(viewer, DEPLOYMENTS + "status=failed") == ["other"]
+    assert names(viewer, DEPLOYMENTS + f"config={deployment.config_id}") == ["web-prod"]
+    assert names(viewer, DEPLOYMENTS + "name=prod") == ["web-prod"]
+    assert names(viewer, DEPLOYMENTS + "search=oth") == ["other"]
 
 
 def test_executions_filter_by_status_and_deployment(viewer, deployment):
