@@ -21,7 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
-from django.db.models import F, Q, Value
+from django.db.models import F, Q, Subquery, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 from kombu.exceptions import KombuError
@@ -158,10 +158,7 @@ def _move(*, execution_id: Any, status_from: str, where: dict | None = None, **c
         moved = Execution.objects.filter(pk=execution_id, status=status_from, **(where or {}))
         if not moved.update(**changes):
             return False
-        deployment_id = Execution.objects.values_list("deployment_id", flat=True).get(
-            pk=execution_id
-        )
-        _deployment_follow(deployment_id)
+        _deployment_follow(execution_id, changes["status"])
     return True
 
 
@@ -218,18 +215,26 @@ def execution_claim(*, execution_id: Any, worker: str, wait_for_commit: float = 
         time.sleep(COMMIT_POLL_SECONDS)
 
 
-def execution_heartbeat(
-    *, execution_id: str, output: str = "", truncated: bool = False, steps: list | None = None
-) -> bool:
-    """Record that the runner is alive, appending output; False once the row is no longer
-    running (the sweep gave up on it), which tells the runner to stop."""
-    changes: dict[str, Any] = {"heartbeat_at": timezone.now()}
+def _progress(*, output: str, truncated: bool, steps: list | None) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
     if output:
         changes["output"] = Concat(F("output"), Value(output))
     if truncated:
         changes["output_truncated"] = True
     if steps is not None:
         changes["steps"] = steps
+    return changes
+
+
+def execution_heartbeat(
+    *, execution_id: Any, output: str = "", truncated: bool = False, steps: list | None = None
+) -> bool:
+    """Record that the runner is alive, appending output; False once the row is no longer
+    running (the sweep gave up on it), which tells the runner to stop."""
+    changes = {
+        "heartbeat_at": timezone.now(),
+        **_progress(output=output, truncated=truncated, steps=steps),
+    }
     # Every write in a transaction: on SQLite that takes the write lock up front (IMMEDIATE)
     # instead of failing on a stale read snapshot when another process writes meanwhile.
     with transaction.atomic():
@@ -238,9 +243,17 @@ def execution_heartbeat(
 
 
 def execution_finish(
-    *, execution_id: str, status: str, exit_code: int | None = None, explanation: str = ""
+    *,
+    execution_id: Any,
+    status: str,
+    exit_code: int | None = None,
+    explanation: str = "",
+    output: str = "",
+    truncated: bool = False,
+    steps: list | None = None,
 ) -> bool:
-    """End a running execution; False if something else (the sweep) ended it first."""
+    """End a running execution, storing the last output and steps in the same write;
+    False if something else (the sweep) ended it first."""
     return _move(
         execution_id=execution_id,
         status_from=ExecutionStatus.RUNNING,
@@ -248,6 +261,7 @@ def execution_finish(
         exit_code=exit_code,
         explanation=explanation,
         completed_at=timezone.now(),
+        **_progress(output=output, truncated=truncated, steps=steps),
     )
 
 
@@ -273,23 +287,19 @@ def execution_sweep() -> int:
     return swept
 
 
-def _deployment_follow(deployment_id: Any) -> None:
+def _deployment_follow(execution_id: Any, status: str) -> None:
     """The deployment is running while any of its executions runs, else it shows how the
-    latest finished one ended."""
-    executions = Execution.objects.filter(deployment_id=deployment_id)
-    if executions.filter(status=ExecutionStatus.RUNNING).exists():
-        status = DeploymentStatus.RUNNING
-    else:
-        last = (
-            executions.filter(status__in=ExecutionStatus.terminal())
-            .order_by("-completed_at")
-            .values_list("status", flat=True)
-            .first()
-        )
-        if last is None:
-            return
-        status = DEPLOYMENT_STATUS_AFTER[last]
-    Deployment.objects.filter(pk=deployment_id).exclude(status=status).update(status=status)
+    execution that ended last ended. One query, the deployment found by subquery."""
+    deployment = Deployment.objects.filter(
+        pk=Subquery(Execution.objects.filter(pk=execution_id).values("deployment_id")[:1])
+    )
+    if status == ExecutionStatus.RUNNING:
+        deployment.exclude(status=DeploymentStatus.RUNNING).update(status=DeploymentStatus.RUNNING)
+        return
+    after = DEPLOYMENT_STATUS_AFTER[status]
+    deployment.exclude(status=after).exclude(executions__status=ExecutionStatus.RUNNING).update(
+        status=after
+    )
 
 
 # --- Running a claimed execution ---------------------------------------------------------
@@ -331,27 +341,28 @@ class _Recorder:
     def print_line(self, text: str) -> None:
         self.output.feed(f"{text}\n".encode())
 
-    def flush(self) -> None:
+    def progress(self) -> dict[str, Any]:
+        """What the row lacks so far: new output, the truncation flag, changed steps."""
         truncated = self.output.truncated and not self.truncation_stored
-        alive = execution_heartbeat(
-            execution_id=self.execution_id,
-            output=self.output.take(),
-            truncated=truncated,
-            steps=self.steps if self.steps_changed else None,
-        )
         self.truncation_stored |= truncated
+        steps = self.steps if self.steps_changed else None
         self.steps_changed = False
+        return {"output": self.output.take(), "truncated": truncated, "steps": steps}
+
+    def flush(self) -> None:
+        alive = execution_heartbeat(execution_id=self.execution_id, **self.progress())
         self.last_flush = time.monotonic()
         if not alive:
             self.stop_reason = runner.StopReason.ABANDONED
 
     def check(self) -> runner.StopReason | None:
-        """Called about ten times a second while a command runs."""
+        """Called at every step and about ten times a second while a command runs: writes
+        progress at most once a second (and a heartbeat when due), reads the cancel flag
+        twice a second. A quick execution thus costs no write until it finishes."""
         now = time.monotonic()
         since_flush = now - self.last_flush
-        if (self.output.has_pending and since_flush >= FLUSH_SECONDS) or (
-            since_flush >= self.heartbeat_seconds
-        ):
+        changed = self.output.has_pending or self.steps_changed
+        if (changed and since_flush >= FLUSH_SECONDS) or since_flush >= self.heartbeat_seconds:
             self.flush()
         if self.stop_reason is None and now - self.last_cancel_check >= CANCEL_CHECK_SECONDS:
             self.last_cancel_check = now
@@ -376,13 +387,11 @@ class _Recorder:
             }
         )
         self.steps_changed = True
-        self.flush()
         return len(self.steps)
 
     def step_finished(self, result: runner.CommandResult) -> None:
         self.steps[-1].update(exit_code=result.exit_code, duration_ms=result.duration_ms)
         self.steps_changed = True
-        self.flush()
 
 
 def _stopped_outcome(stop: _Stopped, *, timeout: float, recorder: _Recorder) -> Outcome:
@@ -470,11 +479,11 @@ def execution_run(*, execution_id: str) -> Outcome:
             None,
             f"internal error ({type(error).__name__}); see the worker log",
         )
-    recorder.flush()
     execution_finish(
         execution_id=execution_id,
         status=outcome.status,
         exit_code=outcome.exit_code,
         explanation=outcome.explanation,
+        **recorder.progress(),
     )
     return outcome

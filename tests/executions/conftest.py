@@ -54,7 +54,13 @@ def wait_finished(execution: Execution, timeout: float = 15.0) -> Execution:
         execution.refresh_from_db()
         return execution.status in ExecutionStatus.terminal()
 
-    wait_for(finished, timeout)
+    try:
+        wait_for(finished, timeout)
+    except AssertionError as error:
+        raise AssertionError(
+            f"execution {execution.pk} still {execution.status} after {timeout} s "
+            f"(worker {execution.worker!r}, steps {execution.steps})"
+        ) from error
     return execution
 
 
