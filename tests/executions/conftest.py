@@ -112,7 +112,7 @@ def _purge_queues() -> None:
             queue.bind(channel).purge()
 
 
-def start_worker(log: Path, extra_env: dict[str, str], queues: str) -> Worker:
+def start_worker(log: Path, extra_env: dict[str, str], queues: str, *, beat: bool = True) -> Worker:
     database = connection.settings_dict["NAME"]
     env = {**os.environ, **WORKER_ENVIRONMENT, **extra_env}
     if uses_postgres():
@@ -126,7 +126,7 @@ def start_worker(log: Path, extra_env: dict[str, str], queues: str) -> Worker:
         "-A",
         "codeai",
         "worker",
-        "--beat",
+        *(["--beat"] if beat else []),
         "-Q",
         queues,
         "--concurrency",
