@@ -16,7 +16,7 @@ from codeai.exceptions import Conflict, ServiceUnavailable
 from deployments.models import Deployment, DeploymentStatus
 from executions import services
 from executions.models import Execution, ExecutionStatus
-from executions.tasks import run_execution
+from executions.tasks import run_execution, sweep_at_worker_start
 
 pytestmark = pytest.mark.django_db
 
@@ -180,3 +180,17 @@ def test_disabled_execution_fails_and_runs_nothing(make_deployment, settings, tm
     assert execution.steps == []
     assert execution.output == ""
     assert not marker.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_starting_worker_sweeps_at_once(make_deployment, settings):
+    settings.EXEC_HEARTBEAT_GRACE = 60
+    execution = queued(make_deployment("exec { true }"))
+    services.execution_claim(execution_id=execution.pk, worker="gone")
+    Execution.objects.filter(pk=execution.pk).update(
+        heartbeat_at=timezone.now() - timedelta(minutes=5)
+    )
+    sweep_at_worker_start()
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.FAILED
+    assert execution.explanation.startswith("worker lost: no heartbeat since ")
