@@ -613,7 +613,6 @@ def load(
             )
             values[option.env] = None
         sources[option.env] = source
-    problems.extend(_combination_problems(values))
     if problems:
         raise ConfigError(problems)
     return Settings(values, sources)
@@ -622,14 +621,11 @@ def load(
 MIN_JWT_SECRET_BYTES = 32
 
 
-def _combination_problems(values: Mapping[str, Any]) -> list[str]:
-    """Rules that span variables: a production start needs a strong HS256 token secret."""
-    secret = values.get("CODEAI_JWT_SECRET")
-    if (
-        secret
-        and not values.get("CODEAI_DEBUG")
-        and len(secret.encode("utf-8")) < MIN_JWT_SECRET_BYTES
-    ):
+def start_problems(loaded: Settings) -> list[str]:
+    """Rules for starting the server, beyond each value's own syntax: a production start
+    (CODEAI_DEBUG off) needs an HS256 token secret of at least 32 bytes."""
+    secret = loaded["CODEAI_JWT_SECRET"]
+    if secret and not loaded["CODEAI_DEBUG"] and len(secret.encode("utf-8")) < MIN_JWT_SECRET_BYTES:
         return [
             f"CODEAI_JWT_SECRET={MASK!r} is not valid: expected a secret of at least "
             f"{MIN_JWT_SECRET_BYTES} bytes (HS256) when CODEAI_DEBUG is off"
