@@ -171,6 +171,7 @@ def test_operator_session_from_config_to_cancelled_run(browser, live_server, sho
     )
     # Still running: the panel tails a run that has not finished.
     assert terminal.get_attribute("data-complete") == "false"
+    assert page.locator(".codeai-terminal-bar .codeai-badge").inner_text() == "Running"
     assert "hello browser 10" not in terminal.inner_text()
     shoot(page, "06-output-live")
     page.wait_for_function(

@@ -11,12 +11,14 @@
     const badge = terminal.parentElement.querySelector(".codeai-badge");
     terminal.scrollTop = terminal.scrollHeight;
 
-    function finish(data) {
+    function showStatus(data) {
+      if (!badge) return;
+      badge.className = "codeai-badge codeai-status-" + data.status;
+      badge.textContent = data.status_label;
+    }
+
+    function finish() {
       if (live) live.hidden = true;
-      if (badge) {
-        badge.className = "codeai-badge codeai-status-" + data.status;
-        badge.textContent = data.status_label;
-      }
       const cancel = document.getElementById("codeai-cancel");
       if (cancel) cancel.parentElement.remove();
       terminal.dataset.complete = "true";
@@ -38,7 +40,8 @@
             if (atEnd) terminal.scrollTop = terminal.scrollHeight;
           }
           offset = data.next_offset;
-          if (data.complete) finish(data);
+          showStatus(data);  // queued -> running shows while the page stays open
+          if (data.complete) finish();
           else setTimeout(poll, POLL_MS);
         })
         .catch(function () { setTimeout(poll, POLL_MS * 3); });
