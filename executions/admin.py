@@ -171,6 +171,8 @@ class ExecutionAdmin(ServiceModelAdmin):
     def render_change_form(
         self, request: HttpRequest, context: dict, *args: Any, obj: Any = None, **kwargs: Any
     ) -> HttpResponse:
+        if obj is not None:
+            context["subtitle"] = f"{obj.deployment.name}: execution {str(obj.pk)[:8]}"
         context["can_cancel"] = bool(
             obj and obj.status in ExecutionStatus.active() and self.has_cancel_permission(request)
         )

@@ -100,6 +100,7 @@ def test_detail_is_read_only_with_badge_duration_and_trigger(admin_client, deplo
         output="line one\n<b>not bold</b>\n",
     )
     page = admin_client.get(change_url(execution)).content.decode()
+    assert f"<h2>hello-prod: execution {str(execution.pk)[:8]}</h2>" in page
     assert 'codeai-status-succeeded">Succeeded<' in page
     assert "1 min 15 s" in page
     assert "alice" in page
