@@ -72,7 +72,8 @@ class Execution(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.deployment_id} {self.command} ({self.status})"
+        # No deployment name here: reading it would cost a query per row in admin lists.
+        return f"execution {str(self.pk)[:8]} ({self.status})"
 
     @property
     def duration_ms(self) -> int | None:
