@@ -14,12 +14,17 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from django.conf import settings
+
+from tests.conftest import uses_postgres
+
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 COMPOSE = DEPLOY / "docker-compose.yml"
 # The console script the project's install put beside this interpreter.
 CODEAI = Path(sys.executable).with_name("codeai")
 PORTS = range(18400, 18500)
+SERVICE_VARIABLE_PREFIXES = ("CODEAI_DB_", "CODEAI_REDIS_", "CODEAI_CACHE_", "CODEAI_CELERY_")
 
 
 def clean_env(**variables: str) -> dict[str, str]:
@@ -32,6 +37,16 @@ def clean_env(**variables: str) -> dict[str, str]:
 def embedded_env(data_dir: Path, **variables: str) -> dict[str, str]:
     """The embedded default (SQLite, filesystem broker) in a folder of the test's own."""
     return clean_env(CODEAI_DATA_DIR=str(data_dir), **variables)
+
+
+def pass_env(data_dir: Path, **variables: str) -> dict[str, str]:
+    """The embedded default, or in the services pass this pass's PostgreSQL (its migrated test
+    database: use with ``django_db``), Redis cache and broker."""
+    env = embedded_env(data_dir, **variables)
+    if uses_postgres():
+        env |= {k: v for k, v in os.environ.items() if k.startswith(SERVICE_VARIABLE_PREFIXES)}
+        env["CODEAI_DB_NAME"] = settings.DATABASES["default"]["NAME"]
+    return env
 
 
 def run_codeai(
@@ -68,18 +83,6 @@ def http_get(url: str, timeout: float = 5) -> tuple[int, bytes]:
         return error.code, error.read()
 
 
-def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 45) -> tuple[int, bytes]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"exited with {process.returncode} before answering {url}")
-        try:
-            return http_get(url)
-        except OSError:
-            time.sleep(0.3)
-    raise AssertionError(f"no answer from {url} within {timeout}s")
-
-
 def wait_for_output(path: Path, text: str, process: subprocess.Popen, timeout: float) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -90,6 +93,13 @@ def wait_for_output(path: Path, text: str, process: subprocess.Popen, timeout: f
             raise AssertionError(f"exited with {process.returncode} before {text!r}:\n{output}")
         time.sleep(0.3)
     raise AssertionError(f"{text!r} not seen within {timeout}s:\n{path.read_text()}")
+
+
+def wait_for_health(log: Path, port: int, server: subprocess.Popen) -> tuple[int, bytes]:
+    """``/health`` once this server's own log says it listens on ``port`` (so that no other
+    process that held the port a moment earlier can answer in its place)."""
+    wait_for_output(log, f"Listening at: http://127.0.0.1:{port}", server, timeout=45)
+    return http_get(f"http://127.0.0.1:{port}/health")
 
 
 def command_line(pid: int) -> list[str]:

@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.deploy.support import COMPOSE, ROOT, clean_env
+
+pytestmark = pytest.mark.usefixtures("embedded_pass_only")
 
 
 def compose_environment(tmp_path: Path) -> dict[str, str]:

@@ -14,9 +14,7 @@ import sysconfig
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
-from tests.conftest import uses_postgres
 from tests.deploy.support import (
     ROOT,
     clean_env,
@@ -26,10 +24,9 @@ from tests.deploy.support import (
     http_get,
     instruction,
     stop,
-    wait_for_http,
+    wait_for_health,
 )
 
-SERVICE_VARIABLE_PREFIXES = ("CODEAI_DB_", "CODEAI_REDIS_", "CODEAI_CACHE_", "CODEAI_CELERY_")
 BUILD_ARGS = {"VERSION": "9.8.7", "BUILD_DATE": "2026-11-27T00:00:00Z", "GIT_COMMIT": "0123abc"}
 
 
@@ -58,10 +55,6 @@ def runtime_env(venv: Path, data: Path) -> dict[str, str]:
     env["PROMETHEUS_MULTIPROC_DIR"] = str(data.parent / "tmp" / "prometheus")
     # What compose and Kubernetes give it in production (the data folder may be ephemeral).
     env["CODEAI_SECRET_KEY"] = "image-test-" + "k" * 50
-    if uses_postgres():
-        # This pass's PostgreSQL, Redis and broker, on the (migrated) test database.
-        env |= {k: v for k, v in os.environ.items() if k.startswith(SERVICE_VARIABLE_PREFIXES)}
-        env["CODEAI_DB_NAME"] = settings.DATABASES["default"]["NAME"]
     return env
 
 
@@ -70,7 +63,7 @@ def snapshot(folder: Path) -> dict[str, float]:
 
 
 @pytest.mark.slow
-@pytest.mark.django_db
+@pytest.mark.usefixtures("embedded_pass_only")
 def test_image_environment_installs_from_the_wheel_and_serves(tmp_path):
     context, wheels, venv = tmp_path / "src", tmp_path / "wheels", tmp_path / "venv"
     context.mkdir()
@@ -136,7 +129,7 @@ def test_image_environment_installs_from_the_wheel_and_serves(tmp_path):
             stderr=subprocess.STDOUT,
         )
     try:
-        status, body = wait_for_http(f"http://127.0.0.1:{port}/health", server)
+        status, body = wait_for_health(log, port, server)
         assert status == 200, body
         status, page = http_get(f"http://127.0.0.1:{port}/admin/login/")
         assert status == 200

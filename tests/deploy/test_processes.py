@@ -1,0 +1,131 @@
+"""The real processes ``codeai`` becomes: gunicorn (reload on HUP, graceful SIGTERM) on each
+pass's database, Celery worker and beat, and the migration dry run against PostgreSQL."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+
+import pytest
+from django.conf import settings
+
+from codeai import cli
+from codeai.gunicorn_conf import cpu_count
+from tests.conftest import require_service, uses_postgres
+from tests.deploy.support import (
+    CODEAI,
+    child_pids,
+    clean_env,
+    command_line,
+    embedded_env,
+    free_port,
+    pass_env,
+    run_codeai,
+    stop,
+    wait_for_health,
+    wait_for_output,
+)
+
+
+@pytest.mark.django_db
+def test_migrate_dry_run_reads_the_postgresql_named_by_the_flags():
+    require_service("postgres")
+    if not uses_postgres():
+        pytest.skip("runs in the PostgreSQL pass, against its migrated test database")
+    db = settings.DATABASES["default"]
+    result = run_codeai(
+        "server",
+        "migrate",
+        "--dry-run",
+        "--db-host",
+        db["HOST"],
+        "--db-port",
+        str(db["PORT"]),
+        "--db-name",
+        db["NAME"],
+        "--db-user",
+        db["USER"],
+        "--db-password",
+        db["PASSWORD"],
+        "--db-sslmode",
+        "disable",
+        env=clean_env(CODEAI_DATA_DIR=str(settings.DATA_DIR)),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "No pending migrations."
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_server_start_becomes_gunicorn_reloads_on_hup_and_stops_on_sigterm(tmp_path):
+    # The port comes from $HOME/.codeai.yaml, which a HUP must read again.
+    home_config = tmp_path / ".codeai.yaml"
+    port = free_port()
+    home_config.write_text(f"server:\n  port: {port}\n")
+    env = pass_env(tmp_path / "data", PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prom"))
+    log = tmp_path / "server.log"
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [str(CODEAI), "server", "start", "--host", "127.0.0.1"],
+            env=env | {"HOME": str(tmp_path)},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        status, body = wait_for_health(log, port, server)
+        assert status == 200, body
+        # exec, not a wrapper: the PID systemd or Docker signals is gunicorn's master.
+        assert "gunicorn" in command_line(server.pid)
+        first_workers = child_pids(server.pid)
+        assert len(first_workers) == 2 * cpu_count() + 1
+
+        new_port = free_port()
+        home_config.write_text(f"server:\n  port: {new_port}\n")
+        server.send_signal(signal.SIGHUP)
+        assert wait_for_health(log, new_port, server)[0] == 200
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and child_pids(server.pid) & first_workers:
+            time.sleep(0.3)
+        assert not child_pids(server.pid) & first_workers, "HUP did not replace the workers"
+    finally:
+        returncode = stop(server, timeout=40)
+    assert returncode == 0, log.read_text()
+    assert "Handling signal: term" in log.read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("argv", "ready"),
+    [
+        (["worker", "start", "--beat", "--concurrency", "1"], "ready."),
+        (["worker", "beat"], "beat: Starting..."),
+    ],
+)
+@pytest.mark.usefixtures("embedded_pass_only")
+def test_worker_becomes_celery_and_shuts_down_warmly_on_sigterm(tmp_path, argv, ready):
+    # The embedded filesystem broker in the test's own folder: no other test's tasks.
+    data = tmp_path / "data"
+    log = tmp_path / "worker.log"
+    with log.open("w") as output:
+        worker = subprocess.Popen(
+            [str(CODEAI), *argv],
+            env=embedded_env(data),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        text = wait_for_output(log, ready, worker, timeout=60)
+        cmdline = command_line(worker.pid)
+        assert cmdline[1:4] == ["-m", "celery", "--app"]
+        if argv[1] == "start":
+            assert cmdline[cmdline.index("--queues") + 1] == "executions,celery"
+            assert ".> executions" in text
+            assert ".> celery" in text
+        deadline = time.monotonic() + 15  # beat opens its schedule just after starting
+        while not list(data.glob(f"{cli.BEAT_SCHEDULE_FILE}*")) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert list(data.glob(f"{cli.BEAT_SCHEDULE_FILE}*")), "beat schedule not in the data dir"
+    finally:
+        returncode = stop(worker, timeout=60)
+    assert returncode == 0, log.read_text()
