@@ -14,8 +14,10 @@ import sysconfig
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.deploy.support import (
+    COMPOSE,
     ROOT,
     clean_env,
     dockerfile_runtime_env,
@@ -56,6 +58,16 @@ def runtime_env(venv: Path, data: Path) -> dict[str, str]:
     # What compose and Kubernetes give it in production (the data folder may be ephemeral).
     env["CODEAI_SECRET_KEY"] = "image-test-" + "k" * 50
     return env
+
+
+def healthchecks(port: int, env: dict[str, str]) -> list[tuple[list[str], dict[str, str]]]:
+    """The image's HEALTHCHECK (it reads CODEAI_PORT) and the compose web healthcheck (it names
+    8080), each aimed at the test server's ``port``."""
+    (image,) = instruction(dockerfile_stages()[-1], "HEALTHCHECK")
+    image_command = json.loads(image[image.index("CMD") + len("CMD") :])
+    compose = yaml.safe_load(COMPOSE.read_text())["services"]["web"]["healthcheck"]["test"]
+    compose_command = [part.replace(":8080/", f":{port}/") for part in compose[1:]]
+    return [(image_command, env | {"CODEAI_PORT": str(port)}), (compose_command, env)]
 
 
 def snapshot(folder: Path) -> dict[str, float]:
@@ -137,9 +149,14 @@ def test_image_environment_installs_from_the_wheel_and_serves(tmp_path):
         stylesheet = re.search(rb'href="(/static/admin/css/base\.[0-9a-f]{12}\.css)"', page)
         assert stylesheet, "the login page does not link a hashed stylesheet"
         assert http_get(f"http://127.0.0.1:{port}{stylesheet.group(1).decode()}")[0] == 200
+        for probe, probe_env in healthchecks(port, env):
+            assert subprocess.run(probe, cwd=workdir, env=probe_env, timeout=10).returncode == 0
     finally:
         returncode = stop(server, timeout=40)
     assert returncode == 0, log.read_text()
+    for probe, probe_env in healthchecks(port, env):
+        down = subprocess.run(probe, cwd=workdir, env=probe_env, capture_output=True, timeout=10)
+        assert down.returncode != 0, probe
     # Read-only root filesystem friendly: nothing written to the image's files or workdir.
     assert snapshot(venv) == before
     assert list(workdir.iterdir()) == []
