@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import re
 import shlex
 import signal
@@ -23,7 +24,9 @@ DEPLOY = ROOT / "deploy"
 COMPOSE = DEPLOY / "docker-compose.yml"
 # The console script the project's install put beside this interpreter.
 CODEAI = Path(sys.executable).with_name("codeai")
-PORTS = range(18400, 18500)
+# Shuffled, each handed out once: the two passes and back-to-back servers need not wait
+# for the ports an earlier server used to be released.
+_UNUSED_PORTS = iter(random.sample(range(18400, 18500), 100))
 SERVICE_VARIABLE_PREFIXES = ("CODEAI_DB_", "CODEAI_REDIS_", "CODEAI_CACHE_", "CODEAI_CELERY_")
 
 
@@ -63,14 +66,15 @@ def run_codeai(
 
 
 def free_port() -> int:
-    for port in PORTS:
+    """A port of this suite's range not handed out before in this run, bindable right now."""
+    for port in _UNUSED_PORTS:
         with socket.socket() as probe:
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:
                 continue
             return port
-    raise RuntimeError("no free port in 18400-18499")
+    raise RuntimeError("no free port left in 18400-18499")
 
 
 def http_get(url: str, timeout: float = 5) -> tuple[int, bytes]:
