@@ -201,6 +201,17 @@ def test_kustomization_applies_everything_but_the_example_secret():
     assert sorted(kustomization["resources"]) == sorted(files)
 
 
+def test_kubectl_kustomize_builds_the_manifests(k8s):
+    if shutil.which("kubectl") is None:
+        pytest.skip("kubectl is not installed on this machine")
+    built = subprocess.run(
+        ["kubectl", "kustomize", str(K8S)], capture_output=True, text=True, timeout=60
+    )
+    assert built.returncode == 0, built.stderr
+    kinds = {(doc["kind"], doc["metadata"]["name"]) for doc in yaml.safe_load_all(built.stdout)}
+    assert kinds == set(k8s) - {("Secret", "codeai-secrets")}
+
+
 @pytest.mark.parametrize(("key", "handler"), WORKLOADS.items())
 def test_k8s_workload_runs_a_real_verb_as_uid_1000_read_only(k8s, key, handler):
     pod = k8s[key]["spec"]["template"]["spec"]
