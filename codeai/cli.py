@@ -88,8 +88,24 @@ def celery_log_level() -> str:
 # --- handlers --------------------------------------------------------------------------------
 
 
+def generated_secret_key_warning() -> str | None:
+    """On PostgreSQL (usually several instances, often in containers) a SECRET_KEY generated
+    into the data folder differs per instance and dies with it: sessions and tokens break."""
+    from django.conf import settings
+
+    if settings.CODEAI["CODEAI_SECRET_KEY"] or not settings.USE_POSTGRES:
+        return None
+    return (
+        f"warning: CODEAI_SECRET_KEY is not set; using the key generated in {settings.DATA_DIR}."
+        " Set CODEAI_SECRET_KEY or CODEAI_SECRET_KEY_FILE so every instance shares one key."
+    )
+
+
 def server_start(args: argparse.Namespace) -> None:
     setup_django()
+    warning = generated_secret_key_warning()
+    if warning:
+        print(warning, file=sys.stderr)
     exec_program([sys.executable, "-m", "gunicorn", "--config", str(GUNICORN_CONFIG)])
 
 

@@ -184,3 +184,18 @@ def test_migrate_dry_run_on_an_unreachable_database_is_one_line(tmp_path):
     # The connection pool logs its attempts; the command's own verdict is the last line.
     assert result.stderr.strip().splitlines()[-1].startswith("cannot read the database:")
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("secret_key", "use_postgres", "warns"),
+    [(None, True, True), ("configured", True, False), (None, False, False)],
+)
+def test_server_start_warns_when_postgres_runs_on_a_generated_secret_key(
+    settings, secret_key, use_postgres, warns
+):
+    settings.CODEAI = {"CODEAI_SECRET_KEY": secret_key}
+    settings.USE_POSTGRES = use_postgres
+    warning = cli.generated_secret_key_warning()
+    assert (warning is not None) is warns
+    if warns:
+        assert "CODEAI_SECRET_KEY_FILE" in warning
