@@ -186,7 +186,7 @@ _open_wrappers: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def _query_operation(sql: str) -> str:
-    word = sql.lstrip(" (\n").split(None, 1)[0].lower() if sql.strip() else ""
+    word = sql.lstrip(" (\t\r\n").split(None, 1)[0].lower() if sql.strip() else ""
     return word if word in _OPERATIONS else "other"
 
 
@@ -403,14 +403,15 @@ def _histogram_rows(
 
 
 def _histogram_family(
-    name: str, documentation: str, label: str | None, labels: tuple[str, ...],
+    name: str, documentation: str, label_name: str | None, label_values: tuple[str, ...],
     rows: dict[str, tuple[list[int], int, float]], bounds: tuple[float, ...],
 ) -> HistogramMetricFamily:  # fmt: skip
-    family = HistogramMetricFamily(name, documentation, labels=[label] if label else [])
-    for value in labels:
+    """One series per label value (all-zero when no row has it yet, so the series exists)."""
+    family = HistogramMetricFamily(name, documentation, labels=[label_name] if label_name else [])
+    for value in label_values:
         buckets, count, total = rows.get(value, ([0] * len(bounds), 0, 0.0))
         family.add_metric(
-            [value] if label else [],
+            [value] if label_name else [],
             [*zip(map(str, bounds), buckets, strict=True), ("+Inf", count)],
             sum_value=total,
         )
