@@ -11,6 +11,7 @@ Every other verb runs a Django management command in this process.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -19,6 +20,9 @@ from pathlib import Path
 GUNICORN_CONFIG = Path(__file__).with_name("gunicorn_conf.py")
 WORKER_QUEUES = "executions,celery"
 BEAT_SCHEDULE_FILE = "celerybeat-schedule"
+CGROUP_V2_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+CGROUP_V1_CPU_QUOTA = Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us")
+CGROUP_V1_CPU_PERIOD = Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us")
 
 # The guide's connection flags and the variables they override.
 DB_FLAGS: tuple[tuple[str, str], ...] = (
@@ -37,6 +41,31 @@ SERVER_FLAGS: tuple[tuple[str, str], ...] = (
 # Verbs whose arguments go unparsed to a Django management command (None: the first argument
 # names the command, as in ``codeai manage createsuperuser``).
 PASSTHROUGH: dict[str, str | None] = {"parse": "parse", "validate": "validate", "manage": None}
+
+
+def _cgroup_cpu_limit(cpu_max: Path, v1_quota: Path, v1_period: Path) -> float | None:
+    """The CPU quota of this container or systemd unit (CPUQuota=200% -> 2.0), if any."""
+    try:
+        quota, period = cpu_max.read_text().split()
+    except (OSError, ValueError):
+        try:
+            quota, period = v1_quota.read_text().strip(), v1_period.read_text().strip()
+        except OSError:
+            return None
+    if quota in ("max", "-1"):
+        return None
+    return int(quota) / int(period)
+
+
+def cpu_count(
+    cpu_max: Path = CGROUP_V2_CPU_MAX,
+    v1_quota: Path = CGROUP_V1_CPU_QUOTA,
+    v1_period: Path = CGROUP_V1_CPU_PERIOD,
+) -> int:
+    """CPUs this process may use: its affinity, capped by a cgroup quota (Kubernetes limits)."""
+    available = len(os.sched_getaffinity(0))
+    limit = _cgroup_cpu_limit(cpu_max, v1_quota, v1_period)
+    return available if limit is None else max(1, min(available, math.ceil(limit)))
 
 
 def setup_django() -> None:
@@ -136,8 +165,8 @@ def worker_start(args: argparse.Namespace) -> None:
     setup_django()
     argv = [sys.executable, "-m", "celery", "--app", "codeai", "worker"]
     argv += ["--queues", WORKER_QUEUES, "--loglevel", celery_log_level()]
-    if args.concurrency:
-        argv += ["--concurrency", str(args.concurrency)]
+    # Celery's own default, os.cpu_count(), ignores a container's CPU limit.
+    argv += ["--concurrency", str(args.concurrency or cpu_count())]
     if args.beat:
         argv += ["--beat", "--schedule-filename", str(data_dir() / BEAT_SCHEDULE_FILE)]
     exec_program(argv)
@@ -219,7 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
         [database],
     )
     start.add_argument("--beat", action="store_true", help="also run the periodic scheduler")
-    start.add_argument("--concurrency", type=int, help="worker processes (default: CPU count)")
+    start.add_argument(
+        "--concurrency", type=int, help="worker processes (default: CPUs, capped by a cgroup quota)"
+    )
     _add(
         worker_actions,
         "beat",

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 
 import pytest
 
 from codeai import cli
+from codeai.cli import cpu_count
 from tests.deploy.support import (
     clean_env,
     embedded_env,
@@ -199,3 +201,25 @@ def test_server_start_warns_when_postgres_runs_on_a_generated_secret_key(
     assert (warning is not None) is warns
     if warns:
         assert "CODEAI_SECRET_KEY_FILE" in warning
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["worker", "start"], ["worker", "--queues", "executions,celery"]),
+        (["worker", "start", "--concurrency", "3"], ["--concurrency", "3"]),
+        (["worker", "beat"], ["beat", "--schedule"]),
+        (["server", "start"], ["-m", "gunicorn", "--config", str(cli.GUNICORN_CONFIG)]),
+    ],
+)
+def test_process_verbs_exec_their_program(monkeypatch, argv, expected):
+    executed = []
+    monkeypatch.setattr(cli, "exec_program", executed.append)
+    cli.main(argv)
+    (program,) = executed
+    assert program[0] == sys.executable
+    joined = " ".join(program)
+    assert " ".join(expected) in joined
+    if argv[:2] == ["worker", "start"] and "--concurrency" not in argv:
+        # Celery's default (os.cpu_count) would ignore a container's CPU limit.
+        assert program[program.index("--concurrency") + 1] == str(cpu_count())

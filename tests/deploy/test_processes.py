@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 
 from codeai import cli
-from codeai.gunicorn_conf import cpu_count
+from codeai.cli import cpu_count
 from tests.conftest import require_service, uses_postgres
 from tests.deploy.support import (
     CODEAI,
