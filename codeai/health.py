@@ -174,7 +174,7 @@ def overall_status(results: dict[str, dict[str, Any]]) -> str:
     return "healthy"
 
 
-def _answer(request: HttpRequest, checks: dict[str, Callable[[], None]]) -> HttpResponse:
+def _answer(checks: dict[str, Callable[[], None]]) -> HttpResponse:
     results = run_checks(checks)
     status = overall_status(results)
     body = {
@@ -184,25 +184,22 @@ def _answer(request: HttpRequest, checks: dict[str, Callable[[], None]]) -> Http
         "uptime_seconds": round(time.monotonic() - STARTED_AT, 1),
         "checks": results,
     }
-    response = JsonResponse(body, status=503 if status == "unhealthy" else 200)
-    if request.method == "HEAD":
-        response.content = b""  # same status and headers, no body
-    return response
+    return JsonResponse(body, status=503 if status == "unhealthy" else 200)
 
 
 @never_cache
 @require_safe
 def health(request: HttpRequest) -> HttpResponse:
-    return _answer(request, CRITICAL_CHECKS | WARNING_CHECKS)
+    return _answer(CRITICAL_CHECKS | WARNING_CHECKS)
 
 
 @never_cache
 @require_safe
 def ready(request: HttpRequest) -> HttpResponse:
-    return _answer(request, CRITICAL_CHECKS)
+    return _answer(CRITICAL_CHECKS)
 
 
 @never_cache
 @require_safe
 def live(request: HttpRequest) -> HttpResponse:
-    return _answer(request, {})
+    return _answer({})

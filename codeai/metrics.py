@@ -31,6 +31,7 @@ from django.db.backends.signals import connection_created
 from django.db.models import Count, Min, Q
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django.views.decorators.http import require_safe
 from prometheus_client import (
     GC_COLLECTOR,
     PLATFORM_COLLECTOR,
@@ -554,6 +555,7 @@ def scrape_registry() -> CollectorRegistry:
     return registry
 
 
+@require_safe
 def metrics_view(request: HttpRequest) -> HttpResponse:
     """``scrape_registry()`` in the format the scraper asks for (text 0.0.4 by default,
     OpenMetrics when accepted)."""

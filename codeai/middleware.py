@@ -93,7 +93,10 @@ class ObservabilityMiddleware:
         if match.func not in PROBE_VIEWS:
             return None
         request.resolver_match = match
-        return match.func(request, *match.args, **match.kwargs)
+        response = match.func(request, *match.args, **match.kwargs)
+        if request.method == "HEAD":
+            response.content = b""  # same status and headers; gunicorn would send the body
+        return response
 
     @staticmethod
     def _record(request: HttpRequest, response: HttpResponse, duration: float) -> None:

@@ -48,8 +48,9 @@ def test_probes_need_no_login_and_accept_any_host(client, path):
     assert response.status_code == 200
 
 
-def test_head_is_answered_without_a_body(client):
-    response = client.head("/health")
+@pytest.mark.parametrize("path", ["/health", "/ready", "/live", "/metrics"])
+def test_head_is_answered_without_a_body(client, path):
+    response = client.head(path)
 
     assert response.status_code == 200
     assert response.content == b""
@@ -57,6 +58,7 @@ def test_head_is_answered_without_a_body(client):
 
 def test_other_methods_are_refused(client):
     assert client.post("/health").status_code == 405
+    assert client.post("/metrics").status_code == 405
 
 
 def test_no_secret_appears_in_the_body(client):
