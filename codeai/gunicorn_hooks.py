@@ -4,7 +4,7 @@ With several workers, each keeps its per-request series in files under
 ``PROMETHEUS_MULTIPROC_DIR`` and ``/metrics`` (answered by any worker) sums them. The gunicorn
 config imports these hooks::
 
-    from codeai.gunicorn_hooks import child_exit, on_starting  # noqa: F401 (gunicorn hooks)
+    from codeai.gunicorn_hooks import child_exit, on_exit, on_starting  # noqa: F401 (hooks)
 
 ``PROMETHEUS_MULTIPROC_DIR`` must be set before prometheus_client is first imported: in the
 environment, or by ``on_starting`` when the app is not preloaded (gunicorn's default).
@@ -13,6 +13,7 @@ environment, or by ``on_starting`` when the app is not preloaded (gunicorn's def
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -20,11 +21,15 @@ from typing import Any
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
+_created_folder: str | None = None
+
+
 def on_starting(server: Any) -> None:
     """Give the workers an empty metrics folder: files of an earlier run would be added in."""
+    global _created_folder
     folder = os.environ.get(MULTIPROC_ENV)
     if not folder:
-        folder = tempfile.mkdtemp(prefix="codeai-prometheus-")
+        folder = _created_folder = tempfile.mkdtemp(prefix="codeai-prometheus-")
         os.environ[MULTIPROC_ENV] = folder
     path = Path(folder)
     if path.is_dir():
@@ -42,3 +47,9 @@ def child_exit(server: Any, worker: Any) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    """Remove the folder ``on_starting`` created (one given in the environment stays)."""
+    if _created_folder:
+        shutil.rmtree(_created_folder, ignore_errors=True)

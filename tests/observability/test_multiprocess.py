@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -72,3 +73,19 @@ def test_counts_add_up_across_workers_and_dead_workers_leave_no_live_gauges(serv
     # Counters keep what the dead worker counted; its live gauges are gone.
     assert sample(after, "codeai_http_requests_total", **labels) == REQUESTS
     assert sample(after, "codeai_http_active_requests") == 1
+
+
+def test_a_metrics_folder_gunicorn_created_is_removed_when_it_exits(server_factory):
+    server = server_factory()  # no PROMETHEUS_MULTIPROC_DIR: on_starting makes one
+    line = next(
+        entry["msg"]
+        for entry in map(json.loads, server.logs().splitlines())
+        if entry["msg"].startswith("prometheus multiprocess metrics in ")
+    )
+    folder = Path(line.rsplit(" ", 1)[1])
+    assert folder.is_dir()
+    assert list(folder.glob("counter_*.db"))  # the worker writes there
+
+    server.stop()
+
+    assert not folder.exists()
