@@ -85,7 +85,8 @@ def scratch_folder() -> Iterator[str]:
 
 
 class CappedOutput:
-    """Decodes output bytes as UTF-8 and keeps at most ``max_bytes`` of them for storage.
+    """Decodes output bytes as UTF-8 (invalid bytes and NUL become U+FFFD) and keeps at most
+    ``max_bytes`` of them for storage.
 
     Past the cap a one-line marker is added once and further bytes are only counted, so
     the pipe keeps draining and the child never blocks on a full pipe.
@@ -106,14 +107,18 @@ class CappedOutput:
         room = self.max_bytes - self.kept_bytes
         if len(data) <= room:
             self.kept_bytes += len(data)
-            self._pending.append(self._decoder.decode(data))
+            self._pending.append(self._decode(data))
             return
         self.kept_bytes = self.max_bytes
-        self._pending.append(self._decoder.decode(data[:room], final=True))
+        self._pending.append(self._decode(data[:room], final=True))
         self._pending.append(
             f"\n[output truncated: only the first {self.max_bytes} bytes are kept]\n"
         )
         self.truncated = True
+
+    def _decode(self, data: bytes, *, final: bool = False) -> str:
+        # Databases store text without NUL (PostgreSQL refuses it): show it as U+FFFD.
+        return self._decoder.decode(data, final=final).replace("\0", "\ufffd")
 
     def take(self) -> str:
         """The text decoded since the last call."""

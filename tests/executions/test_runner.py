@@ -164,3 +164,9 @@ def test_capped_output_decodes_utf8_split_across_reads():
     for byte in encoded:
         output.feed(bytes([byte]))
     assert output.take() == "héllo €"
+
+
+def test_capped_output_replaces_nul_and_invalid_bytes():
+    output = CappedOutput(100)
+    output.feed(b"a\0b\xffc")
+    assert output.take() == "a\ufffdb\ufffdc"

@@ -114,6 +114,14 @@ def test_output_over_the_cap_is_truncated_while_the_pipe_drains(make_deployment,
     assert "tail-of-output" not in execution.output
 
 
+def test_binary_output_is_stored_as_text(make_deployment, alice):
+    deployment = make_deployment("exec { printf 'nul\\000byte \\377 end' }")
+    execution = wait_finished(deployment_execute(deployment=deployment, user=alice, variables={}))
+
+    assert execution.status == ExecutionStatus.SUCCEEDED, execution.explanation
+    assert execution.output == "nul\ufffdbyte \ufffd end"
+
+
 def test_output_is_stored_while_the_command_runs(make_deployment, alice):
     deployment = make_deployment("exec { for i in 1 2 3 4 5 6; do echo line-$i; sleep 0.4; done }")
     execution = deployment_execute(deployment=deployment, user=alice, variables={})
