@@ -28,10 +28,12 @@ from rest_framework.request import Request
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
 from codeai import roles
+from codeai.metrics import CircuitOpenError, track_integration_call
 
 HMAC_ALGORITHMS = ("HS256",)
 PUBLIC_KEY_ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "PS256")
 JWKS_TIMEOUT_SECONDS = 5
+JWKS_SERVICE = "jwks"
 LEEWAY_SECONDS = 30
 
 
@@ -61,9 +63,23 @@ def _fail(message: str) -> exceptions.AuthenticationFailed:
     return exceptions.AuthenticationFailed(message, code="token_not_valid")
 
 
+class _MeasuredJWKClient(jwt.PyJWKClient):
+    """Fetches of the JWKS document are outbound calls: counted, timed and circuit-broken.
+
+    Only ``fetch_data`` is wrapped, so lookups answered from the key cache are not calls.
+    """
+
+    def fetch_data(self) -> Any:
+        try:
+            with track_integration_call(JWKS_SERVICE):
+                return super().fetch_data()
+        except CircuitOpenError as error:
+            raise jwt.PyJWKClientConnectionError(str(error)) from None
+
+
 @functools.cache
 def _jwks_client(url: str) -> jwt.PyJWKClient:
-    return jwt.PyJWKClient(url, cache_keys=True, lifespan=300, timeout=JWKS_TIMEOUT_SECONDS)
+    return _MeasuredJWKClient(url, cache_keys=True, lifespan=300, timeout=JWKS_TIMEOUT_SECONDS)
 
 
 def _verification_key(raw_token: str, algorithm: str) -> Any:

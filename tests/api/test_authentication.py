@@ -19,9 +19,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
 from django.contrib.auth.models import User
+from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from codeai import metrics
 from codeai.api import authentication
 from configs.models import Config
 from deployments.services import deployment_create
@@ -324,6 +326,40 @@ def test_unreachable_jwks_url_is_401(settings, idp_key, db):
     token = rs256(claims(roles=["viewer"]), idp_key, kid="key-1")
 
     assert_401(get(token), "token signing keys cannot be fetched from the JWKS URL")
+
+
+@pytest.fixture
+def fresh_circuit_breakers() -> Iterator[None]:
+    # Breakers are process-wide; a test that opens one must not leak it into the next.
+    metrics._breakers.clear()
+    yield
+    metrics._breakers.clear()
+
+
+def test_jwks_fetches_are_measured_and_a_dead_idp_opens_the_circuit(
+    settings, idp_key, db, fresh_circuit_breakers
+):
+    settings.JWT_JWKS_URL = f"http://127.0.0.1:{JWKS_PORTS[-1] + 1}/jwks.json"
+    authentication._jwks_client.cache_clear()
+    token = rs256(claims(roles=["viewer"]), idp_key, kid="key-1")
+
+    def sample(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(f"codeai_{name}", labels) or 0.0
+
+    errors_before = sample("integration_calls_total", service_name="jwks", status="error")
+    for _ in range(5):
+        assert_401(get(token), "token signing keys cannot be fetched from the JWKS URL")
+    assert sample("integration_calls_total", service_name="jwks", status="error") == (
+        errors_before + 5
+    )
+    rejected_before = sample("integration_calls_total", service_name="jwks", status="rejected")
+
+    # Open: the next request is refused at once, still a 401 that says why, never a 500.
+    assert_401(get(token), "token signing keys cannot be fetched from the JWKS URL")
+    assert sample("integration_calls_total", service_name="jwks", status="rejected") == (
+        rejected_before + 1
+    )
+    assert sample("integration_circuit_breaker_state", service_name="jwks", state="open") == 1
 
 
 # --- Token endpoints and session login ---------------------------------------------------
