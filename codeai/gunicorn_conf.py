@@ -22,9 +22,12 @@ from __future__ import annotations
 import math
 import os
 
-from codeai import conf, gunicorn_hooks
+from codeai import conf
+from codeai import logging as codeai_logging
 from codeai.cli import cpu_count
-from codeai.gunicorn_hooks import child_exit  # noqa: F401 (gunicorn hook)
+
+# Prometheus multiprocess folder and dead-worker cleanup (see codeai.gunicorn_hooks).
+from codeai.gunicorn_hooks import child_exit, on_exit, on_starting  # noqa: F401
 
 THREADS_PER_WORKER = 4
 
@@ -44,15 +47,9 @@ threads = THREADS_PER_WORKER
 timeout = math.ceil(_settings["CODEAI_READ_TIMEOUT"] + _settings["CODEAI_WRITE_TIMEOUT"])
 graceful_timeout = timeout
 keepalive = math.ceil(_settings["CODEAI_IDLE_TIMEOUT"])
+# gunicorn's own lines (start, worker boots, errors) in the app's format: JSON for Promtail.
+logconfig_dict = codeai_logging.logging_config(
+    _settings["CODEAI_LOG_FORMAT"], codeai_logging.python_level(_settings["CODEAI_LOG_LEVEL"])
+)
 # Worker heartbeat files: RAM, never the (possibly read-only) image filesystem.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
-
-
-def on_starting(server: object) -> None:
-    """The metrics folder (codeai.gunicorn_hooks), then prometheus_client's import in the master.
-
-    ``child_exit`` runs in the master's SIGCHLD handler; when a HUP replaces every worker at
-    once, a first import there is re-entered half done and crashes the master.
-    """
-    gunicorn_hooks.on_starting(server)
-    import prometheus_client.multiprocess  # noqa: F401 (after the folder is set: see above)

@@ -190,6 +190,11 @@ class TextFormatter(logging.Formatter):
         return " ".join([line, *(f"{key}={value}" for key, value in extra.items())])
 
 
+def python_level(codeai_level: str) -> str:
+    """CODEAI_LOG_LEVEL (debug, info, warn, error) as the name Python's logging knows."""
+    return "WARNING" if codeai_level == "warn" else codeai_level.upper()
+
+
 def logging_config(log_format: str, level: str) -> dict[str, Any]:
     """The ``dictConfig`` for Django (``LOGGING``), Celery workers and gunicorn's own loggers
     (gunicorn's ``logconfig_dict``): everything through one console handler and format."""

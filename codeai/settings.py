@@ -411,5 +411,5 @@ METRICS_PROCESS = CODEAI["CODEAI_METRICS_PROCESS"]
 METRICS_RUNTIME = CODEAI["CODEAI_METRICS_RUNTIME"]
 
 # --- Logging --------------------------------------------------------------------------
-LOG_LEVEL = {"warn": "WARNING"}.get(CODEAI["CODEAI_LOG_LEVEL"], CODEAI["CODEAI_LOG_LEVEL"].upper())
+LOG_LEVEL = codeai_logging.python_level(CODEAI["CODEAI_LOG_LEVEL"])
 LOGGING = codeai_logging.logging_config(CODEAI["CODEAI_LOG_FORMAT"], LOG_LEVEL)
