@@ -6,6 +6,7 @@ values onto Django, DRF, Celery and the libraries around them.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import sys
 from datetime import timedelta
@@ -413,3 +414,6 @@ METRICS_RUNTIME = CODEAI["CODEAI_METRICS_RUNTIME"]
 # --- Logging --------------------------------------------------------------------------
 LOG_LEVEL = codeai_logging.python_level(CODEAI["CODEAI_LOG_LEVEL"])
 LOGGING = codeai_logging.logging_config(CODEAI["CODEAI_LOG_FORMAT"], LOG_LEVEL)
+# Python warnings (a library's UserWarning) go through the same handler, so in JSON mode
+# every line on stderr is still one JSON object.
+logging.captureWarnings(True)

@@ -104,3 +104,29 @@ def test_redis_cache_without_url_is_a_clear_error(tmp_path):
         "configuration error: CODEAI_REDIS_URL is required when CODEAI_CACHE_TYPE=redis"
         " (e.g. redis://localhost:6379)"
     )
+
+
+def test_python_warnings_are_json_log_lines_in_json_mode(tmp_path):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CODEAI_")}
+    clean.update(
+        {
+            "CODEAI_DATA_DIR": str(tmp_path),
+            "CODEAI_LOG_FORMAT": "json",
+            "DJANGO_SETTINGS_MODULE": "codeai.settings",
+            "PYTHONWARNINGS": "always",
+        }
+    )
+    script = "import django, warnings; django.setup(); warnings.warn('library says hi')"
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    lines = [json.loads(line) for line in result.stderr.splitlines()]
+    assert any(
+        "library says hi" in line["msg"] and line["logger"] == "py.warnings" for line in lines
+    )
