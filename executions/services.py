@@ -425,12 +425,12 @@ def _interpret(execution: Execution, recorder: _Recorder) -> Outcome:
     with runner.scratch_folder() as home:
 
         def run_step(command: str, env: dict[str, str]) -> int:
-            step = recorder.step_started(command)
             stop_reason = recorder.check()
             if stop_reason is None and time.monotonic() >= deadline:
                 stop_reason = runner.StopReason.TIMEOUT
-            if stop_reason is not None:
-                raise _Stopped(stop_reason, step)
+            if stop_reason is not None:  # between steps: the next one never starts
+                raise _Stopped(stop_reason, len(recorder.steps) + 1)
+            step = recorder.step_started(command)
             result = runner.run_command(
                 command,
                 cwd=home,
