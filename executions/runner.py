@@ -26,11 +26,13 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 TICK_SECONDS = 0.1
 KILL_GRACE_SECONDS = 2.0
 DRAIN_SECONDS = 1.0
 READ_BYTES = 64 * 1024
+SCRATCH_PREFIX = "codeai-exec-"
 SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 INHERITED_VARIABLES = ("LANG", "LC_ALL", "LC_CTYPE", "TZ")
 # The shell runs the command behind a watchdog in the same process group: the watchdog
@@ -77,11 +79,25 @@ def command_environment(variables: Mapping[str, str], *, home: str) -> dict[str,
 @contextlib.contextmanager
 def scratch_folder() -> Iterator[str]:
     """A private working folder for one execution, removed afterwards whatever happened."""
-    path = tempfile.mkdtemp(prefix="codeai-exec-")
+    path = tempfile.mkdtemp(prefix=SCRATCH_PREFIX)
     try:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def remove_stale_scratch_folders(*, older_than: float) -> int:
+    """Remove the scratch folders a killed worker left behind. A folder is never older than
+    its run, so past the longest possible run it belongs to no live execution (workers on
+    one host must share CODEAI_EXEC_TIMEOUT for that to hold)."""
+    limit = time.time() - older_than
+    removed = 0
+    for path in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"):
+        with contextlib.suppress(OSError):
+            if path.is_dir() and path.stat().st_mtime < limit:
+                shutil.rmtree(path)
+                removed += 1
+    return removed
 
 
 class CappedOutput:

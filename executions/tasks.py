@@ -12,10 +12,11 @@ import os
 
 from celery import Task, shared_task
 from celery.signals import worker_process_init, worker_ready
+from django.conf import settings
 from django.db import DatabaseError, connections
 
 from codeai import dsl
-from executions import services
+from executions import runner, services
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,11 @@ def sweep_executions() -> int:
 
 @worker_ready.connect
 def sweep_at_worker_start(**_kwargs: object) -> None:
-    """Executions left running by a worker that died are failed as soon as one starts."""
+    """Executions left running by a worker that died are failed as soon as one starts, and
+    the scratch folders such workers left on this host are removed."""
+    runner.remove_stale_scratch_folders(
+        older_than=settings.EXEC_TIMEOUT + settings.EXEC_HEARTBEAT_GRACE + 60
+    )
     try:
         services.execution_sweep()
     except DatabaseError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from pathlib import Path
@@ -13,6 +14,7 @@ from executions.runner import (
     CommandResult,
     StopReason,
     command_environment,
+    remove_stale_scratch_folders,
     run_command,
     scratch_folder,
 )
@@ -170,3 +172,12 @@ def test_capped_output_replaces_nul_and_invalid_bytes():
     output = CappedOutput(100)
     output.feed(b"a\0b\xffc")
     assert output.take() == "a\ufffdb\ufffdc"
+
+
+def test_only_scratch_folders_older_than_any_run_are_removed():
+    with scratch_folder() as live, scratch_folder() as left_behind:
+        an_hour_ago = time.time() - 3600
+        os.utime(left_behind, (an_hour_ago, an_hour_ago))
+        assert remove_stale_scratch_folders(older_than=600) >= 1
+        assert Path(live).is_dir()
+        assert not Path(left_behind).exists()
