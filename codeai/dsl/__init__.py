@@ -1,6 +1,6 @@
 """The CodeAI DSL as a pure-Python library (no Django): parse, validate, serialise, run.
 
-See /work/shared/spec/dsl.md for the language and the deliberate changes from Go.
+See shared/spec/dsl.md (beside this repository) for the language and the deliberate changes from Go.
 """
 
 from codeai.dsl.ast import Program

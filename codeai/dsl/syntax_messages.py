@@ -106,6 +106,22 @@ def _found_phrase(token: Token) -> str:
     return f"'{text}'"
 
 
+def _misplaced_exec(
+    source: str, brace: Token, exec_line: int, exec_end_column: int
+) -> tuple[str, int, int]:
+    """``exec {`` that did not lex as an exec block: empty, unclosed, or where no statement fits."""
+    after_brace = source[brace.start_pos + 1 :]
+    if after_brace.startswith("}"):
+        return "an exec block needs a command between '{' and '}'", brace.line, brace.column
+    if "}" not in after_brace:
+        return "this exec block is never closed with '}'", brace.line, brace.column
+    return (
+        "an exec block must be a statement of its own; the statement before it is unfinished",
+        exec_line,
+        exec_end_column - len("exec"),
+    )
+
+
 def describe_unexpected_token(
     token: Token, expected: Collection[str], source: str
 ) -> tuple[str, int, int]:
@@ -120,7 +136,7 @@ def describe_unexpected_token(
         return f"expected {wanted}, found {_found_phrase(token)}", line, column
     text, prev_line, prev_end_column = previous
     if text == "exec" and str(token) == "{":
-        return "an exec block needs a command between '{' and '}'", token.line, token.column
+        return _misplaced_exec(source, token, prev_line, prev_end_column)
     shown = text if len(text) <= 20 else text[:17] + "..."
     after = f"after '{shown}'"
     if at_end or token.line > prev_line:

@@ -232,6 +232,12 @@ def test_to_json_has_go_keys_plus_type_and_position():
             (1, 10),
         ),
         ("exec {}", "an exec block needs a command between '{' and '}'", (1, 6)),
+        ("var a = 1\nexec { echo hi\n", "this exec block is never closed with '}'", (2, 6)),
+        (
+            "var x =\nexec { echo hi }\n",
+            "an exec block must be a statement of its own; the statement before it is unfinished",
+            (2, 1),
+        ),
     ],
 )
 def test_syntax_errors_say_where_what_and_what_was_expected(source, message, position):
