@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import yaml
 
@@ -665,3 +666,18 @@ def build_info(environ: Mapping[str, str] | None = None) -> dict[str, str]:
         "buildDate": environ.get("CODEAI_BUILD_DATE") or "unknown",
         "gitCommit": environ.get("CODEAI_GIT_COMMIT") or "unknown",
     }
+
+
+def redis_database(url: str, default: int) -> int:
+    """The database a ``redis://host:port/N`` URL names, else ``default`` (CODEAI_REDIS_DB)."""
+    path = urlsplit(url).path.strip("/")
+    return int(path) if path.isdigit() else default
+
+
+def redis_url(url: str, *, db: int, password: str | None = None) -> str:
+    """``url`` pointed at database ``db``, with ``password`` unless the URL carries one."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if password and "@" not in netloc:
+        netloc = f":{quote(password, safe='')}@{netloc}"
+    return urlunsplit(parts._replace(netloc=netloc, path=f"/{db}"))

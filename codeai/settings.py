@@ -155,6 +155,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ----------------------------------------------------------------------------
 CACHE_TIMEOUT = CODEAI["CODEAI_CACHE_DEFAULT_TTL"]
+# CODEAI_REDIS_URL's own /N wins over CODEAI_REDIS_DB.
+REDIS_CACHE_DB = conf.redis_database(CODEAI["CODEAI_REDIS_URL"] or "", CODEAI["CODEAI_REDIS_DB"])
 if CODEAI["CODEAI_CACHE_TYPE"] == "redis":
     if not CODEAI["CODEAI_REDIS_URL"]:
         raise conf.ConfigError(
@@ -169,13 +171,13 @@ if CODEAI["CODEAI_CACHE_TYPE"] == "redis":
     CACHES = {
         "default": {
             "BACKEND": "django_prometheus.cache.backends.redis.RedisCache",
-            "LOCATION": CODEAI["CODEAI_REDIS_URL"],
+            # django-redis takes the database from the URL only.
+            "LOCATION": conf.redis_url(CODEAI["CODEAI_REDIS_URL"], db=REDIS_CACHE_DB),
             "KEY_PREFIX": CODEAI["CODEAI_CACHE_PREFIX"],
             "TIMEOUT": CACHE_TIMEOUT,
             "OPTIONS": {
                 "CLIENT_CLASS": "django_redis.client.DefaultClient",
                 "PASSWORD": CODEAI["CODEAI_REDIS_PASSWORD"],
-                "DB": CODEAI["CODEAI_REDIS_DB"],
                 "SOCKET_CONNECT_TIMEOUT": 2,
                 "SOCKET_TIMEOUT": 2,
                 "CONNECTION_POOL_KWARGS": {"max_connections": CODEAI["CODEAI_REDIS_POOL_SIZE"]},
@@ -355,7 +357,10 @@ BROKER_FOLDER = DATA_DIR / "broker"
 if CODEAI["CODEAI_CELERY_BROKER_URL"]:
     CELERY_BROKER_URL = CODEAI["CODEAI_CELERY_BROKER_URL"]
 elif CODEAI["CODEAI_REDIS_URL"]:
-    CELERY_BROKER_URL = CODEAI["CODEAI_REDIS_URL"]
+    # The next database after the cache's: clearing the cache must never drop queued tasks.
+    CELERY_BROKER_URL = conf.redis_url(
+        CODEAI["CODEAI_REDIS_URL"], db=REDIS_CACHE_DB + 1, password=CODEAI["CODEAI_REDIS_PASSWORD"]
+    )
 else:
     CELERY_BROKER_URL = "filesystem://"
     for _folder in ("out", "processed", "control"):

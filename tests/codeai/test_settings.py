@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 PROBE = """
@@ -70,13 +72,46 @@ def test_db_name_alone_also_means_postgresql(tmp_path):
     assert effective(tmp_path, CODEAI_DB_NAME="other")["engine"].endswith("postgresql")
 
 
-def test_redis_cache_type_uses_django_redis_and_its_url_as_broker(tmp_path):
+def test_redis_cache_type_uses_django_redis_and_the_next_database_as_broker(tmp_path):
     seen = effective(
         tmp_path, CODEAI_CACHE_TYPE="redis", CODEAI_REDIS_URL="redis://cache.example:6379"
     )
     assert "redis" in seen["cache"].lower()
-    assert seen["cache_location"] == "redis://cache.example:6379"
-    assert seen["broker"] == "redis://cache.example:6379"
+    assert seen["cache_location"] == "redis://cache.example:6379/0"
+    assert seen["broker"] == "redis://cache.example:6379/1"
+
+
+@pytest.mark.parametrize(
+    ("url", "redis_db", "cache", "broker"),
+    [
+        (
+            "redis://cache.example:6379",
+            "5",
+            "redis://cache.example:6379/5",
+            "redis://cache.example:6379/6",
+        ),
+        (
+            "redis://cache.example:6379/3",
+            "5",
+            "redis://cache.example:6379/3",
+            "redis://cache.example:6379/4",
+        ),
+    ],
+)
+def test_redis_database_comes_from_the_url_else_codeai_redis_db(
+    tmp_path, url, redis_db, cache, broker
+):
+    seen = effective(
+        tmp_path, CODEAI_CACHE_TYPE="redis", CODEAI_REDIS_URL=url, CODEAI_REDIS_DB=redis_db
+    )
+    assert (seen["cache_location"], seen["broker"]) == (cache, broker)
+
+
+def test_redis_password_reaches_the_broker_fallback(tmp_path):
+    seen = effective(
+        tmp_path, CODEAI_REDIS_URL="redis://cache.example:6379", CODEAI_REDIS_PASSWORD="p@ss word"
+    )
+    assert seen["broker"] == "redis://:p%40ss%20word@cache.example:6379/1"
 
 
 def test_broker_url_wins_over_redis_url(tmp_path):
