@@ -293,12 +293,16 @@ def _deployment_follow(execution_id: Any, status: str) -> None:
     deployment = Deployment.objects.filter(
         pk=Subquery(Execution.objects.filter(pk=execution_id).values("deployment_id")[:1])
     )
+    # .update() skips auto_now: updated_at is set here so it tells when the status moved.
+    now = timezone.now()
     if status == ExecutionStatus.RUNNING:
-        deployment.exclude(status=DeploymentStatus.RUNNING).update(status=DeploymentStatus.RUNNING)
+        deployment.exclude(status=DeploymentStatus.RUNNING).update(
+            status=DeploymentStatus.RUNNING, updated_at=now
+        )
         return
     after = DEPLOYMENT_STATUS_AFTER[status]
     deployment.exclude(status=after).exclude(executions__status=ExecutionStatus.RUNNING).update(
-        status=after
+        status=after, updated_at=now
     )
 
 

@@ -194,3 +194,18 @@ def test_a_starting_worker_sweeps_at_once(make_deployment, settings):
     execution.refresh_from_db()
     assert execution.status == ExecutionStatus.FAILED
     assert execution.explanation.startswith("worker lost: no heartbeat since ")
+
+
+def test_deployment_updated_at_tells_when_its_status_followed(make_deployment):
+    execution = queued(make_deployment("exec { true }"))
+    deployment = execution.deployment
+    created = deployment.updated_at
+    services.execution_claim(execution_id=execution.pk, worker="w")
+    deployment.refresh_from_db()
+    running_since = deployment.updated_at
+    assert deployment.status == DeploymentStatus.RUNNING
+    assert running_since > created
+    services.execution_finish(execution_id=execution.pk, status=ExecutionStatus.SUCCEEDED)
+    deployment.refresh_from_db()
+    assert deployment.status == DeploymentStatus.COMPLETE
+    assert deployment.updated_at > running_since
