@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+from typing import NoReturn
 from urllib.parse import urlparse
 
 import pytest
@@ -27,15 +28,19 @@ def service_reachable(name: str) -> bool:
     return True
 
 
+def missing(message: str) -> NoReturn:
+    """Something a test needs is absent: skip locally, fail where CI requires everything."""
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{message} and CODEAI_TEST_REQUIRE_SERVICES=1")
+    pytest.skip(message)
+
+
 def require_service(name: str) -> None:
     """Skip (locally) or fail (CI) when a real service this test needs is not there."""
     if service_reachable(name):
         return
     host, port = SERVICE_ADDRESSES[name]
-    message = f"{name} is not reachable at {host}:{port}"
-    if REQUIRE_SERVICES:
-        pytest.fail(f"{message} and CODEAI_TEST_REQUIRE_SERVICES=1")
-    pytest.skip(message)
+    missing(f"{name} is not reachable at {host}:{port}")
 
 
 def uses_postgres() -> bool:

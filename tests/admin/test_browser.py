@@ -17,7 +17,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 
 from executions.models import Execution, ExecutionStatus
-from tests.conftest import REQUIRE_SERVICES
+from tests.conftest import missing
 
 # The executions suite's real worker fixture (``celery -A codeai worker`` on the test
 # database and this pass's broker), reused rather than duplicated.
@@ -59,10 +59,7 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def browser() -> Iterator:
     if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing (.ci/run installs Debian's chromium)"
-        if REQUIRE_SERVICES:
-            pytest.fail(message)
-        pytest.skip(message)
+        missing(f"{CHROMIUM} is missing (.ci/run installs Debian's chromium)")
     sync_api = pytest.importorskip("playwright.sync_api")
     # Playwright's sync API keeps an event loop running in this thread for as long as the
     # browser is open; the test's own ORM calls (and the database flush after it) are

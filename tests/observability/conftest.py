@@ -26,7 +26,7 @@ from django.core.cache import cache
 from prometheus_client.parser import text_string_to_metric_families
 
 from codeai import metrics
-from tests.conftest import uses_postgres
+from tests.conftest import missing, uses_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
@@ -263,7 +263,7 @@ def can_run_postgres() -> bool:
 @pytest.fixture
 def throwaway_redis() -> Iterator[Redis]:
     if not shutil.which("redis-server"):
-        pytest.skip("redis-server is not installed")
+        missing("redis-server is not installed")
     redis = Redis()
     redis.start()
     yield redis
@@ -273,7 +273,7 @@ def throwaway_redis() -> Iterator[Redis]:
 @pytest.fixture(scope="module")
 def throwaway_postgres() -> Iterator[Postgres]:
     if not can_run_postgres():
-        pytest.skip("PostgreSQL server binaries are not installed")
+        missing("PostgreSQL server binaries are not installed")
     postgres = Postgres()
     postgres.start()
     yield postgres
