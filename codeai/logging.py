@@ -18,6 +18,7 @@ import json
 import logging
 import logging.config
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
@@ -172,6 +173,9 @@ class JSONFormatter(logging.Formatter):
 
 class TextFormatter(logging.Formatter):
     """``time level [request id] logger: message key=value ...`` for people, secrets redacted."""
+
+    # UTC like the JSON lines, whatever the host's zone (Django sets TZ only after settings).
+    converter = time.gmtime
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)-7s [%(request_id)s] %(name)s: %(message)s")

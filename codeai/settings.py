@@ -22,7 +22,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 # A .env file in the working directory is honoured like real environment variables
 # (real ones win), which is what operators of django-environ projects expect.
-environ.Env.read_env(Path.cwd() / ".env", overwrite=False)
+if (Path.cwd() / ".env").is_file():
+    environ.Env.read_env(Path.cwd() / ".env", overwrite=False)
 
 CODEAI = conf.load()
 
