@@ -25,20 +25,26 @@ print(json.dumps({
 """
 
 
-def effective(tmp_path: Path, **env: str) -> dict:
+def run_python(
+    tmp_path: Path, *args: str, check: bool = True, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """A fresh interpreter (settings load once per process) with only the given CODEAI_*."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CODEAI_")}
     clean.update({"CODEAI_DATA_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "codeai.settings"})
     clean.update(env)
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE],
+    return subprocess.run(
+        [sys.executable, *args],
         cwd=ROOT,
         env=clean,
         capture_output=True,
         text=True,
         timeout=60,
-        check=True,
+        check=check,
     )
-    return json.loads(result.stdout)
+
+
+def effective(tmp_path: Path, **env: str) -> dict:
+    return json.loads(run_python(tmp_path, "-c", PROBE, **env).stdout)
 
 
 def test_embedded_default_is_sqlite_memory_cache_and_filesystem_broker(tmp_path):
@@ -124,16 +130,7 @@ def test_broker_url_wins_over_redis_url(tmp_path):
 
 
 def test_redis_cache_without_url_is_a_clear_error(tmp_path):
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("CODEAI_")}
-    clean.update({"CODEAI_DATA_DIR": str(tmp_path), "CODEAI_CACHE_TYPE": "redis"})
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check"],
-        cwd=ROOT,
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_python(tmp_path, "manage.py", "check", check=False, CODEAI_CACHE_TYPE="redis")
     assert result.returncode == 1
     assert result.stderr.strip() == (
         "configuration error: CODEAI_REDIS_URL is required when CODEAI_CACHE_TYPE=redis"
@@ -142,25 +139,8 @@ def test_redis_cache_without_url_is_a_clear_error(tmp_path):
 
 
 def test_python_warnings_are_json_log_lines_in_json_mode(tmp_path):
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("CODEAI_")}
-    clean.update(
-        {
-            "CODEAI_DATA_DIR": str(tmp_path),
-            "CODEAI_LOG_FORMAT": "json",
-            "DJANGO_SETTINGS_MODULE": "codeai.settings",
-            "PYTHONWARNINGS": "always",
-        }
-    )
     script = "import django, warnings; django.setup(); warnings.warn('library says hi')"
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    result = run_python(tmp_path, "-c", script, CODEAI_LOG_FORMAT="json", PYTHONWARNINGS="always")
     lines = [json.loads(line) for line in result.stderr.splitlines()]
     assert any(
         "library says hi" in line["msg"] and line["logger"] == "py.warnings" for line in lines
