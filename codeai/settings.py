@@ -122,7 +122,7 @@ if USE_POSTGRES:
             "CONN_MAX_AGE": 0,
             "OPTIONS": {
                 "sslmode": CODEAI["CODEAI_DB_SSLMODE"],
-                "connect_timeout": 5,
+                "connect_timeout": 3,
                 "pool": {
                     "min_size": min(
                         CODEAI["CODEAI_DB_MAX_IDLE_CONNS"], CODEAI["CODEAI_DB_MAX_OPEN_CONNS"]
@@ -130,7 +130,9 @@ if USE_POSTGRES:
                     "max_size": CODEAI["CODEAI_DB_MAX_OPEN_CONNS"],
                     "max_lifetime": CODEAI["CODEAI_DB_CONN_MAX_LIFETIME"],
                     "max_idle": 60.0,
-                    "timeout": 10.0,
+                    # A process serves at most a few threads, far below max_size, so waiting
+                    # for a connection means PostgreSQL is away: answer 503 soon, not late.
+                    "timeout": 3.0,
                 },
             },
         }
