@@ -22,8 +22,11 @@ else
   echo "Log in at http://localhost:${CODEAI_PORT:-8080}/admin/ (reset a password: .venv/bin/codeai manage changepassword admin)"
 fi
 
-# The worker (with beat for the periodic sweep) runs beside the web server and stops with it.
+# The worker (with beat for the periodic sweep) runs beside the web server.
 $CODEAI worker start --beat --concurrency 2 &
 worker=$!
-trap 'kill -TERM $worker 2>/dev/null; wait $worker 2>/dev/null' EXIT INT TERM
-$CODEAI server start
+$CODEAI server start &
+web=$!
+# Either one stopping, Ctrl-C, or a TERM to this script stops both, each gracefully.
+trap 'kill -TERM $web $worker 2>/dev/null; wait $web $worker 2>/dev/null' EXIT INT TERM
+wait -n $web $worker
