@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -13,7 +12,7 @@ from rest_framework.serializers import BaseSerializer
 
 from codeai.api.permissions import IsEditor
 from codeai.api.schema import BODY_ERRORS, error_responses, resource_schema
-from codeai.api.viewsets import ResourceViewSet, optional_body
+from codeai.api.viewsets import ModelResourceViewSet, optional_body
 from configs import selectors, services
 from configs.filters import ConfigFilter
 from configs.models import Config
@@ -41,14 +40,7 @@ _VALIDATE_DOC = (
     },
     delete_conflict="Deployments use this config.",
 )
-class ConfigViewSet(
-    mixins.ListModelMixin,
-    mixins.CreateModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    ResourceViewSet,
-):
+class ConfigViewSet(ModelResourceViewSet):
     thing = "config"
     serializer_class = ConfigSerializer
     filterset_class = ConfigFilter

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -13,7 +13,7 @@ from rest_framework.serializers import BaseSerializer
 
 from codeai.api.permissions import IsAdmin, IsEditor
 from codeai.api.schema import BODY_ERRORS, error_responses, list_responses, resource_schema
-from codeai.api.viewsets import ResourceViewSet, optional_body
+from codeai.api.viewsets import ModelResourceViewSet, optional_body
 from deployments import selectors, services
 from deployments.filters import DeploymentFilter
 from deployments.models import Deployment
@@ -37,14 +37,7 @@ from executions.serializers import ExecuteRequestSerializer, ExecutionSerializer
     write_conflict="A deployment with this name exists.",
     delete_conflict="An execution is still queued or running.",
 )
-class DeploymentViewSet(
-    mixins.ListModelMixin,
-    mixins.CreateModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    ResourceViewSet,
-):
+class DeploymentViewSet(ModelResourceViewSet):
     thing = "deployment"
     serializer_class = DeploymentSerializer
     filterset_class = DeploymentFilter

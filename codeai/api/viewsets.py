@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from django.db.models import QuerySet
-from rest_framework import exceptions, viewsets
+from rest_framework import exceptions, mixins, viewsets
 from rest_framework.request import Request
 
 from codeai.api.permissions import RolePerAction
@@ -41,3 +41,14 @@ class ResourceViewSet(RolePerAction, viewsets.GenericViewSet):
             raise self.not_found()
         self.check_object_permissions(self.request, found)
         return found
+
+
+class ModelResourceViewSet(
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    ResourceViewSet,
+):
+    """List, create, read, replace, change and delete, with the resource lookups above."""
