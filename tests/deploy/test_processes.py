@@ -3,9 +3,11 @@ pass's database, Celery worker and beat, and the migration dry run against Postg
 
 from __future__ import annotations
 
+import shelve
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -94,6 +96,15 @@ def test_server_start_becomes_gunicorn_reloads_on_hup_and_stops_on_sigterm(tmp_p
     assert "Handling signal: term" in log.read_text()
 
 
+def schedule_written(path: Path) -> bool:
+    """Beat's shelve file holds its entries (read-only: the writer is never disturbed)."""
+    try:
+        with shelve.open(str(path), flag="r") as stored:
+            return "entries" in stored
+    except Exception:  # not there yet, or caught mid-write: look again
+        return False
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("argv", "ready"),
@@ -122,8 +133,11 @@ def test_worker_becomes_celery_and_shuts_down_warmly_on_sigterm(tmp_path, argv, 
             assert cmdline[cmdline.index("--queues") + 1] == "executions,celery"
             assert ".> executions" in text
             assert ".> celery" in text
-        deadline = time.monotonic() + 15  # beat opens its schedule just after starting
-        while not list(data.glob(f"{cli.BEAT_SCHEDULE_FILE}*")) and time.monotonic() < deadline:
+        # Beat writes its schedule just after starting; a SIGTERM in the middle of that first
+        # write makes Celery's beat exit 1, so wait until the schedule is complete.
+        schedule = data / cli.BEAT_SCHEDULE_FILE
+        deadline = time.monotonic() + 15
+        while not schedule_written(schedule) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert list(data.glob(f"{cli.BEAT_SCHEDULE_FILE}*")), "beat schedule not in the data dir"
     finally:
