@@ -14,7 +14,7 @@ from codeai import conf
 from configs.models import Config
 from configs.services import MAX_REPORTED_PROBLEMS, config_check
 from executions.models import Execution
-from tests.api.conftest import VALID_CONTENT, make_execution, run_fresh
+from tests.api.conftest import VALID_CONTENT, make_execution, make_user, run_fresh
 
 MIB = 1024 * 1024
 PAGE_BOUND = 512 * 1024
@@ -233,6 +233,16 @@ def test_execution_list_items_leave_out_the_large_fields_and_the_detail_has_them
         assert not {"output", "steps", "variables"} & set(item)
         assert item["id"] == str(execution.pk)
     assert (detail["output"], detail["variables"]) == ("hello\n", {"x": "1"})
+
+
+def test_the_browsable_api_says_what_lists_leave_out_and_its_form_has_every_field(db):
+    browser = Client()
+    browser.force_login(make_user("editor"))
+
+    page = browser.get("/api/v1/configs/", HTTP_ACCEPT="text/html").content.decode()
+
+    assert "List items leave out `content`, `ast` and" in page
+    assert "&quot;content&quot;" in page  # the create form keeps the full shape
 
 
 def test_a_page_of_100_configs_of_a_megabyte_each_is_under_512_kb(client_for):
