@@ -123,6 +123,8 @@ _PORT = _int_in(1, 65535)
 _COUNT = _int_in(0)
 _POSITIVE = _int_in(1)
 _DURATION_WORDS = "a duration such as 15s, 5m or 1h"
+# Configs of a megabyte must always fit, whatever an operator lowers the limit to.
+MIN_CONFIG_BYTES = 1_000_000
 
 OPTIONS: tuple[Option, ...] = (
     # Server
@@ -191,6 +193,22 @@ OPTIONS: tuple[Option, ...] = (
         "0",
         "a whole number of seconds",
         ("server", "secure_hsts_seconds"),
+    ),
+    Option(
+        "CODEAI_MAX_REQUEST_BYTES",
+        "server",
+        _POSITIVE,
+        "2097152",
+        "a positive number of bytes",
+        ("server", "max_request_bytes"),
+    ),
+    Option(
+        "CODEAI_MAX_CONFIG_BYTES",
+        "server",
+        _int_in(MIN_CONFIG_BYTES),
+        "1048576",
+        f"a number of bytes, at least {MIN_CONFIG_BYTES}",
+        ("server", "max_config_bytes"),
     ),
     # Database
     Option("CODEAI_DB_HOST", "database", _text, "localhost", "a host name", ("database", "host")),
@@ -624,14 +642,32 @@ MIN_JWT_SECRET_BYTES = 32
 
 def start_problems(loaded: Settings) -> list[str]:
     """Rules for starting the server, beyond each value's own syntax: a production start
-    (CODEAI_DEBUG off) needs an HS256 token secret of at least 32 bytes."""
+    (CODEAI_DEBUG off) needs an HS256 token secret of at least 32 bytes; a config at
+    CODEAI_MAX_CONFIG_BYTES must fit in a request and within the DSL parser's bound."""
+    problems = []
     secret = loaded["CODEAI_JWT_SECRET"]
     if secret and not loaded["CODEAI_DEBUG"] and len(secret.encode("utf-8")) < MIN_JWT_SECRET_BYTES:
-        return [
+        problems.append(
             f"CODEAI_JWT_SECRET={MASK!r} is not valid: expected a secret of at least "
             f"{MIN_JWT_SECRET_BYTES} bytes (HS256) when CODEAI_DEBUG is off"
-        ]
-    return []
+        )
+    # Imported here: the parser pulls in lark, which the command line rarely needs.
+    from codeai.dsl.parser import MAX_SOURCE_CHARS
+
+    config_bytes = loaded["CODEAI_MAX_CONFIG_BYTES"]
+    # A character is at least one byte: text within the byte limit is within the parser's.
+    if config_bytes > MAX_SOURCE_CHARS:
+        problems.append(
+            f"CODEAI_MAX_CONFIG_BYTES={config_bytes!r} is not valid: expected at most "
+            f"{MAX_SOURCE_CHARS} (the DSL parser's bound)"
+        )
+    if loaded["CODEAI_MAX_REQUEST_BYTES"] < config_bytes:
+        problems.append(
+            f"CODEAI_MAX_REQUEST_BYTES={loaded['CODEAI_MAX_REQUEST_BYTES']!r} is not valid: "
+            f"expected at least CODEAI_MAX_CONFIG_BYTES ({config_bytes}), so a config at its "
+            "limit fits in a request"
+        )
+    return problems
 
 
 def _raw_value(

@@ -1,4 +1,4 @@
-"""Domain errors raised by services; the API maps them to status codes (409, 503, 404).
+"""Domain errors raised by services; the API maps them to status codes (409, 503, 404, 413).
 
 They live outside ``codeai.api`` so services, tasks, commands and the admin can raise and
 catch them without importing the HTTP layer.
@@ -21,3 +21,7 @@ class ServiceUnavailable(CodeAIError):
 
 class NotFound(CodeAIError):
     """The thing asked for does not exist."""
+
+
+class TooLarge(CodeAIError):
+    """An input is over its documented size limit (a config's content)."""

@@ -15,6 +15,11 @@ write deadline (a request's whole budget under the guide is read + write):
   the requests they hold, so a request within its read + write budget completes.
 * ``CODEAI_IDLE_TIMEOUT`` -> ``keepalive``: how long a kept-alive connection may wait for its
   next request (default 60s). Keep-alive needs the threaded worker, hence ``gthread``.
+
+Slow clients: a gthread thread reads a request's header blocking, so a client that sends its
+header slowly holds one thread until it is done. Each process has ``THREADS_PER_WORKER``
+threads so that a dozen such clients landing on one process leave it threads for everyone
+else (``/live`` keeps answering); the README's buffering nginx in front removes them entirely.
 """
 
 from __future__ import annotations
@@ -29,7 +34,15 @@ from codeai.cli import cpu_count
 # Prometheus multiprocess folder and dead-worker cleanup (see codeai.gunicorn_hooks).
 from codeai.gunicorn_hooks import child_exit, on_exit, on_starting  # noqa: F401
 
-THREADS_PER_WORKER = 4
+# A dozen slow clients on one process plus a few real requests; threads waiting for a header
+# hold no database connection, and 16 stay below the pool's default 25 (CODEAI_DB_MAX_OPEN_CONNS).
+THREADS_PER_WORKER = 16
+# One header line may be this long: an Authorization header with a token listing many roles
+# is 9-10 KB, over gunicorn's default 8190 (which answers its own 431 page). 100 fields
+# (gunicorn's default count) of at most this size bound what one request's header may hold.
+MAX_HEADER_FIELD_BYTES = 16384
+# The request line (method, path, query string): gunicorn's maximum, for long filter URLs.
+MAX_REQUEST_LINE_BYTES = 8190
 
 
 def bind_address(host: str, port: int) -> str:
@@ -47,6 +60,8 @@ threads = THREADS_PER_WORKER
 timeout = math.ceil(_settings["CODEAI_READ_TIMEOUT"] + _settings["CODEAI_WRITE_TIMEOUT"])
 graceful_timeout = timeout
 keepalive = math.ceil(_settings["CODEAI_IDLE_TIMEOUT"])
+limit_request_field_size = MAX_HEADER_FIELD_BYTES
+limit_request_line = MAX_REQUEST_LINE_BYTES
 # gunicorn's own lines (start, worker boots, errors) in the app's format: JSON for Promtail.
 logconfig_dict = codeai_logging.logging_config(
     _settings["CODEAI_LOG_FORMAT"], codeai_logging.python_level(_settings["CODEAI_LOG_LEVEL"])

@@ -2,7 +2,8 @@
 
 It sits first in ``MIDDLEWARE``. The health probes and the metrics endpoint are answered right
 here, before host validation, sessions, CSRF and authentication: Kubernetes probes and
-Prometheus scrapes address the pod IP, which is no allowed host, and need no login.
+Prometheus scrapes address the pod IP, which is no allowed host, and need no login. Before
+even those, a body over CODEAI_MAX_REQUEST_BYTES is refused (``codeai.limits``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, URLPattern, path, resolve
 
-from codeai import health, metrics
+from codeai import health, limits, metrics
 from codeai.logging import bind_request_id
 
 logger = logging.getLogger("codeai.request")
@@ -75,7 +76,11 @@ class ObservabilityMiddleware:
         metrics.HTTP_ACTIVE_REQUESTS.inc()
         try:
             with bind_request_id(request_id):
-                response = self._probe(request) or self.get_response(request)
+                response = (
+                    limits.body_too_large(request)
+                    or self._probe(request)
+                    or self.get_response(request)
+                )
                 duration = time.perf_counter() - start
                 self._record(request, response, duration)
         finally:

@@ -130,7 +130,7 @@ if USE_POSTGRES:
                     "max_size": CODEAI["CODEAI_DB_MAX_OPEN_CONNS"],
                     "max_lifetime": CODEAI["CODEAI_DB_CONN_MAX_LIFETIME"],
                     "max_idle": 60.0,
-                    # A process serves at most a few threads, far below max_size, so waiting
+                    # A process serves at most 16 threads, below max_size, so waiting
                     # for a connection means PostgreSQL is away: answer 503 soon, not late.
                     "timeout": 3.0,
                 },
@@ -253,7 +253,12 @@ SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
 CSRF_TRUSTED_ORIGINS = [
     f"{scheme}://{host}" for host in ALLOWED_HOSTS if host != "*" for scheme in ("http", "https")
 ]
-DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Bodies over CODEAI_MAX_REQUEST_BYTES are refused (413) by codeai.middleware before anything
+# reads them; Django's own bound for form bodies (the admin) is the same number.
+MAX_REQUEST_BYTES = CODEAI["CODEAI_MAX_REQUEST_BYTES"]
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
+# Config text over this many bytes (UTF-8) is refused (413) by configs.services.
+MAX_CONFIG_BYTES = CODEAI["CODEAI_MAX_CONFIG_BYTES"]
 
 # --- CORS (django-cors-headers) ---------------------------------------------------------
 CORS_ALLOWED_ORIGINS = [o for o in CODEAI["CODEAI_CORS_ALLOWED_ORIGINS"] or [] if o != "*"]

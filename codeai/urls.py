@@ -12,4 +12,7 @@ urlpatterns = [
     *probe_urlpatterns(),
 ]
 
+# JSON under /api/, Django's pages elsewhere.
+handler400 = "codeai.api.errors.bad_request"
 handler404 = "codeai.api.errors.not_found"
+handler500 = "codeai.api.errors.server_error"

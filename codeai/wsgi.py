@@ -4,6 +4,8 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
+from codeai.limits import bound_chunked_bodies
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "codeai.settings")
 
-application = get_wsgi_application()
+application = bound_chunked_bodies(get_wsgi_application())

@@ -16,7 +16,13 @@ from django.utils.html import format_html, format_html_join
 
 from codeai.admin_site import LeanChangeList, ServiceModelAdmin, status_badge
 from configs.models import Config
-from configs.services import config_check, config_create, config_delete, config_update
+from configs.services import (
+    config_check,
+    config_create,
+    config_delete,
+    config_size_problem,
+    config_update,
+)
 
 
 class CodeEditorWidget(forms.Textarea):
@@ -99,6 +105,13 @@ class ConfigForm(forms.ModelForm):
         model = Config
         fields = ["name", "content"]
         widgets = {"content": CodeEditorWidget()}
+
+    def clean_content(self) -> str:
+        content = self.cleaned_data["content"]
+        problem = config_size_problem(content)
+        if problem:
+            raise forms.ValidationError(problem)
+        return content
 
 
 @admin.register(Config)
@@ -197,6 +210,10 @@ class ConfigAdmin(ServiceModelAdmin):
     @admin.action(description="Validate selected configs", permissions=["view"])
     def validate(self, request: HttpRequest, queryset: QuerySet) -> None:
         for config in queryset.only("name", "content"):
+            problem = config_size_problem(config.content)
+            if problem:  # stored before CODEAI_MAX_CONFIG_BYTES was lowered
+                messages.error(request, f"{config.name}: {problem}")
+                continue
             _tree, found = config_check(content=config.content)
             if found:
                 messages.warning(
@@ -212,6 +229,9 @@ class ConfigAdmin(ServiceModelAdmin):
         if request.method != "POST":
             return JsonResponse({"error": "POST the content to check"}, status=405)
         content = request.POST.get("content", "")
+        problem = config_size_problem(content)
+        if problem:
+            return JsonResponse({"error": problem}, status=413)
         _tree, found = config_check(content=content)
         return JsonResponse(
             {"valid": not found, "errors": found, "html": problems_html(content, found)}

@@ -1,4 +1,4 @@
-"""Config, validation result and validate-request shapes of the API."""
+"""Config (full and in lists), validation result and validate-request shapes of the API."""
 
 from __future__ import annotations
 
@@ -39,6 +39,20 @@ class ConfigSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
+
+
+class ConfigListSerializer(serializers.ModelSerializer):
+    """A config in a list: without ``content``, ``ast`` and ``validation_errors``, which can
+    each be megabytes; the detail route serves them."""
+
+    is_valid = serializers.BooleanField(
+        source="listed_valid", read_only=True, help_text="True when the config has no problems."
+    )
+
+    class Meta:
+        model = Config
+        fields = ["id", "name", "is_valid", "created_at", "updated_at"]
+        read_only_fields = fields
 
 
 class ValidateRequestSerializer(serializers.Serializer):

@@ -8,20 +8,48 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
 from codeai import dsl
-from codeai.exceptions import Conflict
+from codeai.exceptions import Conflict, TooLarge
 from configs.models import Config
 
 UPDATABLE_FIELDS = frozenset({"name", "content"})
 
 
+# A megabyte of text can hold a hundred thousand problems (10 MB of them); the first ones
+# are what someone fixing the text needs.
+MAX_REPORTED_PROBLEMS = 100
+
+
+def config_size_problem(content: str) -> str | None:
+    """Why ``content`` is too large to check or store (over CODEAI_MAX_CONFIG_BYTES), or None."""
+    limit = settings.MAX_CONFIG_BYTES
+    # A character takes one to four bytes in UTF-8: most texts are decided without encoding.
+    if len(content) * 4 <= limit:
+        return None
+    size = len(content.encode("utf-8", "surrogatepass"))
+    if size <= limit:
+        return None
+    return f"config content is too large ({size} bytes; the limit is {limit} bytes)"
+
+
+def _require_size(content: str) -> None:
+    problem = config_size_problem(content)
+    if problem:
+        raise TooLarge(problem)
+
+
 def config_check(*, content: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """Parse and validate DSL text: (syntax tree as JSON or None, list of problems)."""
+    """Parse and validate DSL text: (syntax tree as JSON or None, the first problems).
+
+    Raises ``TooLarge`` for text over CODEAI_MAX_CONFIG_BYTES."""
+    _require_size(content)
     result = dsl.check(content)
     tree = dsl.to_json(result.program) if result.program is not None else None
-    return tree, [diagnostic.to_dict() for diagnostic in result.diagnostics]
+    problems = result.diagnostics[:MAX_REPORTED_PROBLEMS]
+    return tree, [diagnostic.to_dict() for diagnostic in problems]
 
 
 def _apply_check(config: Config) -> None:

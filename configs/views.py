@@ -17,6 +17,7 @@ from configs import selectors, services
 from configs.filters import ConfigFilter
 from configs.models import Config
 from configs.serializers import (
+    ConfigListSerializer,
     ConfigSerializer,
     ValidateRequestSerializer,
     ValidationResultSerializer,
@@ -39,10 +40,15 @@ _VALIDATE_DOC = (
         "destroy": "Delete a config no deployment uses",
     },
     delete_conflict="Deployments use this config.",
+    list_serializer=ConfigListSerializer,
 )
 class ConfigViewSet(ModelResourceViewSet):
+    """Configs written in the CodeAI DSL. List items leave out `content`, `ast` and
+    `validation_errors` (each can be megabytes); read one config for them."""
+
     thing = "config"
     serializer_class = ConfigSerializer
+    list_serializer_class = ConfigListSerializer
     filterset_class = ConfigFilter
     search_fields = ["name", "content"]
     ordering_fields = ["name", "created_at", "updated_at"]
@@ -55,6 +61,8 @@ class ConfigViewSet(ModelResourceViewSet):
     }
 
     def get_queryset(self) -> Any:
+        if self.action == "list":
+            return selectors.config_summaries()
         return selectors.config_list()
 
     def perform_create(self, serializer: BaseSerializer) -> None:

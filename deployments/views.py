@@ -21,7 +21,11 @@ from deployments.serializers import DeploymentSerializer
 from executions import selectors as execution_selectors
 from executions import services as execution_services
 from executions.filters import ExecutionFilter
-from executions.serializers import ExecuteRequestSerializer, ExecutionSerializer
+from executions.serializers import (
+    ExecuteRequestSerializer,
+    ExecutionSerializer,
+    ExecutionSummarySerializer,
+)
 
 
 @resource_schema(
@@ -54,7 +58,7 @@ class DeploymentViewSet(ModelResourceViewSet):
 
     def get_queryset(self) -> Any:
         if self.action == "executions":
-            return execution_selectors.execution_list()
+            return execution_selectors.execution_summaries()
         return selectors.deployment_list()
 
     def perform_create(self, serializer: BaseSerializer) -> None:
@@ -98,12 +102,14 @@ class DeploymentViewSet(ModelResourceViewSet):
 
     @extend_schema(
         summary="The deployment's executions, newest first",
-        responses=list_responses(ExecutionSerializer, 404),
+        description="Items leave out `output`, `steps` and `variables`, like "
+        "`/api/v1/executions/`.",
+        responses=list_responses(ExecutionSummarySerializer, 404),
     )
     @action(
         detail=True,
         methods=["get"],
-        serializer_class=ExecutionSerializer,
+        serializer_class=ExecutionSummarySerializer,
         filterset_class=ExecutionFilter,
         search_fields=[],
         ordering_fields=["created_at", "started_at", "completed_at", "status"],
@@ -112,4 +118,4 @@ class DeploymentViewSet(ModelResourceViewSet):
         deployment = self.get_object(queryset=Deployment.objects.only("pk"))
         queryset = self.filter_queryset(self.get_queryset().filter(deployment=deployment))
         page = self.paginate_queryset(queryset)
-        return self.get_paginated_response(ExecutionSerializer(page, many=True).data)
+        return self.get_paginated_response(ExecutionSummarySerializer(page, many=True).data)

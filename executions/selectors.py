@@ -122,3 +122,9 @@ def execution_list(*, deployment_id: Any = None) -> QuerySet[Execution]:
     if deployment_id is not None:
         queryset = queryset.filter(deployment_id=deployment_id)
     return queryset
+
+
+def execution_summaries(*, deployment_id: Any = None) -> QuerySet[Execution]:
+    """Executions for a list page: output, steps and variables (each can be megabytes) stay
+    in the database too."""
+    return execution_list(deployment_id=deployment_id).defer("output", "steps", "variables")

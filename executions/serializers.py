@@ -16,7 +16,8 @@ class StepSerializer(serializers.Serializer):
 
 
 class ExecutionSummarySerializer(serializers.ModelSerializer):
-    """A deployment's last execution: status and outcome, without output."""
+    """An execution in a list, and a deployment's last execution: status and outcome, without
+    ``output``, ``steps`` and ``variables`` (each can be megabytes)."""
 
     deployment_id = serializers.UUIDField(read_only=True)
     duration_ms = serializers.IntegerField(read_only=True, allow_null=True)

@@ -17,7 +17,11 @@ from codeai.api.schema import error_responses, list_responses
 from codeai.api.viewsets import ResourceViewSet
 from executions import selectors, services
 from executions.filters import ExecutionFilter
-from executions.serializers import ExecutionOutputSerializer, ExecutionSerializer
+from executions.serializers import (
+    ExecutionOutputSerializer,
+    ExecutionSerializer,
+    ExecutionSummarySerializer,
+)
 
 MAX_OUTPUT_OFFSET = 2**31 - 2
 
@@ -25,15 +29,19 @@ MAX_OUTPUT_OFFSET = 2**31 - 2
 @extend_schema_view(
     list=extend_schema(
         summary="List executions, newest first",
-        responses=list_responses(ExecutionSerializer),
+        responses=list_responses(ExecutionSummarySerializer),
     ),
     retrieve=extend_schema(
         summary="An execution", responses={200: ExecutionSerializer, **error_responses(404)}
     ),
 )
 class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ResourceViewSet):
+    """Runs of deployments. List items leave out `output`, `steps` and `variables` (each can
+    be megabytes); read one execution, or tail its output route, for them."""
+
     thing = "execution"
     serializer_class = ExecutionSerializer
+    list_serializer_class = ExecutionSummarySerializer
     filterset_class = ExecutionFilter
     search_fields = ["command", "triggered_by_name", "explanation"]
     ordering_fields = ["created_at", "started_at", "completed_at", "status"]
@@ -41,6 +49,8 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Resourc
     action_roles = {"cancel": IsEditor}
 
     def get_queryset(self) -> Any:
+        if self.action == "list":
+            return selectors.execution_summaries()
         return selectors.execution_list()
 
     @extend_schema(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.core.exceptions import DisallowedHost
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, InterfaceError, OperationalError
@@ -36,10 +37,17 @@ class ServiceUnavailableError(exceptions.APIException):
     default_code = "service_unavailable"
 
 
+class PayloadTooLargeError(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "request too large"
+    default_code = "too_large"
+
+
 _DOMAIN_ERRORS: tuple[tuple[type[Exception], type[exceptions.APIException]], ...] = (
     (domain.Conflict, ConflictError),
     (domain.ServiceUnavailable, ServiceUnavailableError),
     (domain.NotFound, exceptions.NotFound),
+    (domain.TooLarge, PayloadTooLargeError),
 )
 
 
@@ -88,11 +96,32 @@ def error_body(exc: exceptions.APIException) -> dict[str, Any]:
     return {"error": _message(exc.detail)}
 
 
+# Django's own error views (the URLconf's handler400/404/500): JSON under /api/, Django's
+# pages elsewhere. They see errors raised outside DRF's views: an unknown path, a Host that
+# is not allowed (DisallowedHost, a 400 raised by the middleware), an unhandled exception.
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request):
+        message = "host not allowed" if isinstance(exception, DisallowedHost) else "bad request"
+        return JsonResponse({"error": message}, status=400)
+    return defaults.bad_request(request, exception)
+
+
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    """handler404: JSON under /api/, Django's page elsewhere."""
-    if request.path.startswith("/api/"):
+    if _is_api(request):
         return JsonResponse({"error": "not found"}, status=404)
     return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse({"error": "internal server error"}, status=500)
+    return defaults.server_error(request)
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

@@ -29,8 +29,8 @@ ValidationFailedSerializer = inline_serializer(
     },
 )
 
-# Operations with a request body: invalid content, or not sent as JSON.
-BODY_ERRORS = (400, 415)
+# Operations with a request body: invalid content, too large, or not sent as JSON.
+BODY_ERRORS = (400, 413, 415)
 
 _ERRORS: dict[int, tuple[Any, str]] = {
     400: (ValidationFailedSerializer, "The body is not a JSON object or a field is invalid."),
@@ -41,6 +41,11 @@ _ERRORS: dict[int, tuple[Any, str]] = {
     403: (ErrorSerializer, "The user lacks the role this operation needs."),
     404: (ErrorSerializer, "No such object (or the id is not a UUID)."),
     409: (ErrorSerializer, "The operation conflicts with the current state."),
+    413: (
+        ErrorSerializer,
+        "The body is over CODEAI_MAX_REQUEST_BYTES, or a config's content over "
+        "CODEAI_MAX_CONFIG_BYTES; the error says the limit. Nothing is stored.",
+    ),
     415: (ErrorSerializer, "The body is not sent as application/json."),
     429: (ErrorSerializer, "Too many requests; retry after the Retry-After seconds."),
     503: (ErrorSerializer, "A dependency (database, broker) is unavailable; retry later."),
@@ -73,16 +78,18 @@ def resource_schema(
     summaries: dict[str, str],
     write_conflict: str | None = None,
     delete_conflict: str,
+    list_serializer: type[serializers.Serializer] | None = None,
 ) -> Any:
     """Documents list, create, retrieve, update, partial_update and destroy of a resource;
-    ``write_conflict`` says why a write may be 409, ``delete_conflict`` why a delete may."""
+    ``write_conflict`` says why a write may be 409, ``delete_conflict`` why a delete may,
+    ``list_serializer`` is the shape of list items when it differs from ``serializer``."""
     write_errors = (*BODY_ERRORS, 409) if write_conflict else BODY_ERRORS
 
     def operation(action: str, responses: dict[int, Any]) -> Any:
         return extend_schema(summary=summaries[action], responses=responses)
 
     return extend_schema_view(
-        list=operation("list", list_responses(serializer)),
+        list=operation("list", list_responses(list_serializer or serializer)),
         create=operation(
             "create", {201: serializer, **error_responses(*write_errors, e409=write_conflict)}
         ),

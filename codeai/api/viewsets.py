@@ -8,6 +8,7 @@ from typing import Any
 from django.db.models import QuerySet
 from rest_framework import exceptions, mixins, viewsets
 from rest_framework.request import Request
+from rest_framework.serializers import BaseSerializer
 
 from codeai.api.permissions import RolePerAction
 
@@ -23,9 +24,18 @@ class ResourceViewSet(RolePerAction, viewsets.GenericViewSet):
     """Objects addressed by UUID; a malformed or unknown id is 404 ``<thing> not found``."""
 
     thing = "object"
+    # The shape of list items, without the large fields; None: the same as the detail route's.
+    list_serializer_class: type[BaseSerializer] | None = None
     lookup_url_kwarg = "id"
     # Anything up to the next slash reaches the view, so malformed ids get the JSON 404.
     lookup_value_regex = "[^/]+"
+
+    def get_serializer_class(self) -> type[BaseSerializer]:
+        # Only for reading the list: the browsable API's create form on the same page
+        # (a POST clone of the request) needs the full shape.
+        if self.action == "list" and self.request.method in ("GET", "HEAD"):
+            return self.list_serializer_class or super().get_serializer_class()
+        return super().get_serializer_class()
 
     def not_found(self) -> exceptions.NotFound:
         return exceptions.NotFound(f"{self.thing} not found")

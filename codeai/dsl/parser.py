@@ -14,7 +14,9 @@ from codeai.dsl import ast
 from codeai.dsl.errors import DSLSyntaxError
 from codeai.dsl.syntax_messages import describe_unexpected_token
 
-MAX_SOURCE_CHARS = 5_000_000
+# 2 MiB: the ceiling of CODEAI_MAX_CONFIG_BYTES (configs are checked against that byte limit
+# first, and a character is at least one byte).
+MAX_SOURCE_CHARS = 2_097_152
 # Blocks and expressions may each nest this deep; it keeps every recursive walker
 # (validator, interpreter, to_json) far below Python's recursion limit.
 MAX_NESTING = 64

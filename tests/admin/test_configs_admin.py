@@ -4,6 +4,7 @@ validity badges and filter, the syntax tree, the validate action and the check b
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
 from configs.models import Config
@@ -115,3 +116,25 @@ def test_deleting_a_config_in_use_is_refused(admin_client, deployment):
     # Django's admin lists the deployments that protect it instead of deleting.
     assert response.status_code == 200
     assert Config.objects.filter(pk=deployment.config_id).exists()
+
+
+def test_the_editor_refuses_a_config_over_the_size_limit_and_stores_nothing(admin_client):
+    limit = settings.MAX_CONFIG_BYTES
+    response = admin_client.post(
+        ADD_URL, {"name": "big", "content": "x" * (limit + 1), "_save": "Save"}
+    )
+    assert response.status_code == 200  # the form again, with the error
+    message = f"config content is too large ({limit + 1} bytes; the limit is {limit} bytes)"
+    assert message in response.content.decode()
+    assert not Config.objects.exists()
+
+
+def test_check_button_refuses_text_over_the_size_limit(admin_client):
+    limit = settings.MAX_CONFIG_BYTES
+    response = admin_client.post(
+        reverse("admin:configs_config_check"), {"content": "x" * (limit + 1)}
+    )
+    assert response.status_code == 413
+    assert response.json() == {
+        "error": f"config content is too large ({limit + 1} bytes; the limit is {limit} bytes)"
+    }

@@ -36,6 +36,10 @@ def test_defaults_follow_the_guide(monkeypatch):
     assert (config["timeout"], config["graceful_timeout"], config["keepalive"]) == (30, 30, 60)
     # keep-alive only works with a threaded worker
     assert config["worker_class"] == "gthread"
+    # a dozen clients sending their headers slowly leave threads for the rest
+    assert config["threads"] == 16
+    # a 9-10 KB Authorization header fits (gunicorn's default is 8190)
+    assert (config["limit_request_field_size"], config["limit_request_line"]) == (16384, 8190)
 
 
 def test_variables_set_bind_and_timeouts(monkeypatch):
