@@ -120,9 +120,17 @@ if USE_POSTGRES:
             "USER": CODEAI["CODEAI_DB_USER"],
             "PASSWORD": CODEAI["CODEAI_DB_PASSWORD"] or "",
             "CONN_MAX_AGE": 0,
+            # Always safe behind PgBouncer in transaction mode (the guide's): consecutive
+            # transactions may land on different server connections, so no cursor may outlive
+            # its transaction (Django's .iterator() and form choices would DECLARE ... WITH
+            # HOLD) and no statement may be prepared on one connection and run on another.
+            # The app iterates nothing large, and Django binds client-side (nothing is
+            # prepared today: the None pins it), so direct PostgreSQL loses nothing.
+            "DISABLE_SERVER_SIDE_CURSORS": True,
             "OPTIONS": {
                 "sslmode": CODEAI["CODEAI_DB_SSLMODE"],
                 "connect_timeout": 3,
+                "prepare_threshold": None,
                 "pool": {
                     "min_size": min(
                         CODEAI["CODEAI_DB_MAX_IDLE_CONNS"], CODEAI["CODEAI_DB_MAX_OPEN_CONNS"]

@@ -116,9 +116,9 @@ def test_image_environment_installs_from_the_wheel_and_serves(tmp_path):
     workdir.mkdir()
     env = clean_env(**runtime_env(venv, data))
     # The Dockerfile's entry point: /app/codeai, a link to the venv's console script.
-    codeai = workdir / "codeai"
-    codeai.symlink_to(venv / "bin" / "codeai")
-    codeai = str(codeai)
+    entry_point = workdir / "codeai"
+    entry_point.symlink_to(venv / "bin" / "codeai")
+    codeai = str(entry_point)
     version = subprocess.run(
         [codeai, "version", "--output", "json"], cwd=workdir, env=env, capture_output=True
     )
@@ -162,4 +162,4 @@ def test_image_environment_installs_from_the_wheel_and_serves(tmp_path):
         assert down.returncode != 0, probe
     # Read-only root filesystem friendly: nothing written to the image's files or workdir.
     assert snapshot(venv) == before
-    assert list(workdir.iterdir()) == []
+    assert list(workdir.iterdir()) == [entry_point]

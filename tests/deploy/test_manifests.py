@@ -3,6 +3,7 @@ this application (its URLs, its variables, its command line, uid 1000)."""
 
 from __future__ import annotations
 
+import configparser
 import json
 import re
 import shlex
@@ -387,6 +388,17 @@ def test_dockerignore_lets_through_everything_the_dockerfile_copies():
             for source in arguments.split()[:-1]:
                 assert source.rstrip("/") in allowed, f"{source} is excluded by .dockerignore"
                 assert (ROOT / source).exists()
+
+
+# --- PgBouncer ------------------------------------------------------------------------------
+
+
+def test_pgbouncer_example_pools_transactions_on_the_guides_port():
+    parser = configparser.ConfigParser()
+    parser.read_string((DEPLOY / "pgbouncer" / "pgbouncer.ini").read_text())
+    assert parser["pgbouncer"]["pool_mode"] == "transaction"
+    assert parser["pgbouncer"]["listen_port"] == "6432"
+    assert "codeai" in parser["databases"]
 
 
 # --- systemd ------------------------------------------------------------------------------
