@@ -105,6 +105,7 @@ class Worker:
 
 
 def _purge_queues() -> None:
+    # The queues of this pass's own broker (a folder of the run, or its own redis-server).
     with app.connection_for_write() as conn:
         channel = conn.default_channel
         for queue in settings.CELERY_TASK_QUEUES:

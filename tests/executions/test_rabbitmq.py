@@ -10,10 +10,8 @@ import pytest
 from codeai.celery import app
 from executions.models import Execution, ExecutionStatus
 from executions.tasks import run_execution
-from tests.conftest import require_service
+from tests.conftest import RABBITMQ_URL, require_service
 from tests.executions.conftest import start_worker, stop_worker, wait_finished
-
-RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672//"
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services]
 
