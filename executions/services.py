@@ -21,7 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
-from django.db.models import F, Q, Subquery, Value
+from django.db.models import F, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 from kombu.exceptions import KombuError
@@ -155,6 +155,10 @@ def _move(*, execution_id: Any, status_from: str, where: dict | None = None, **c
     """The one way a status changes: a conditional update, and the deployment follows in
     the same transaction. False when the row was not in ``status_from`` (any more)."""
     with transaction.atomic():
+        # Moves of one deployment's executions take turns: each decides the deployment's
+        # status on what the ones before it committed (else one ending while another
+        # starts could leave the deployment "complete" with a run going on).
+        list(_deployment_of(execution_id).select_for_update().values_list("pk"))
         moved = Execution.objects.filter(pk=execution_id, status=status_from, **(where or {}))
         if not moved.update(**changes):
             return False
@@ -287,12 +291,17 @@ def execution_sweep() -> int:
     return swept
 
 
-def _deployment_follow(execution_id: Any, status: str) -> None:
-    """The deployment is running while any of its executions runs, else it shows how the
-    execution that ended last ended. One query, the deployment found by subquery."""
-    deployment = Deployment.objects.filter(
+def _deployment_of(execution_id: Any) -> QuerySet:
+    """The execution's deployment, found by subquery (no query of its own)."""
+    return Deployment.objects.filter(
         pk=Subquery(Execution.objects.filter(pk=execution_id).values("deployment_id")[:1])
     )
+
+
+def _deployment_follow(execution_id: Any, status: str) -> None:
+    """The deployment is running while any of its executions runs, else it shows how the
+    execution that ended last ended. One query."""
+    deployment = _deployment_of(execution_id)
     # .update() skips auto_now: updated_at is set here so it tells when the status moved.
     now = timezone.now()
     if status == ExecutionStatus.RUNNING:
