@@ -511,6 +511,14 @@ OPTIONS: tuple[Option, ...] = (
         _DURATION_WORDS,
         ("executions", "heartbeat_grace"),
     ),
+    Option(
+        "CODEAI_EXEC_QUEUE_GRACE",
+        "executions",
+        parse_duration,
+        "120s",
+        _DURATION_WORDS,
+        ("executions", "queue_grace"),
+    ),
 )
 
 OPTIONS_BY_ENV = {option.env: option for option in OPTIONS}

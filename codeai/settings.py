@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "configs",
     "deployments",
     "executions",
+    "duties",
 ]
 
 MIDDLEWARE = [
@@ -351,6 +352,9 @@ EXEC_TIMEOUT = CODEAI["CODEAI_EXEC_TIMEOUT"]
 EXEC_IDLE_TIMEOUT = CODEAI["CODEAI_EXEC_IDLE_TIMEOUT"]
 EXEC_MAX_OUTPUT_BYTES = CODEAI["CODEAI_EXEC_MAX_OUTPUT_BYTES"]
 EXEC_HEARTBEAT_GRACE = CODEAI["CODEAI_EXEC_HEARTBEAT_GRACE"]
+# How long a queued execution waits for a worker, once none ahead of it is active, before
+# its task counts as lost: published again, then failed after as long again.
+EXEC_QUEUE_GRACE = CODEAI["CODEAI_EXEC_QUEUE_GRACE"]
 # How often the sweep looks for executions whose worker stopped heartbeating.
 EXEC_SWEEP_INTERVAL = min(max(EXEC_HEARTBEAT_GRACE / 4, 1.0), 15.0)
 
@@ -407,8 +411,10 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_step": 0.2,
     "interval_max": 0.5,
 }
+# Periodic duties run inside every worker (duties.runner), claimed through the database;
+# a beat, if one runs, only adds a caller of the same claims.
 CELERY_BEAT_SCHEDULE = {
-    "sweep-executions": {"task": "executions.sweep", "schedule": EXEC_SWEEP_INTERVAL},
+    "periodic-duties": {"task": "duties.run_due", "schedule": EXEC_SWEEP_INTERVAL},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 

@@ -20,7 +20,7 @@ def test_an_execution_runs_through_rabbitmq(make_deployment, tmp_path):
     require_service("rabbitmq")
     queue = f"codeai-exec-test-{uuid.uuid4().hex}"
     worker = start_worker(
-        tmp_path / "worker.log", {"CODEAI_CELERY_BROKER_URL": RABBITMQ_URL}, queue, beat=False
+        tmp_path / "worker.log", {"CODEAI_CELERY_BROKER_URL": RABBITMQ_URL}, queue
     )
     try:
         deployment = make_deployment("exec { echo through rabbitmq }")
