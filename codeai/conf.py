@@ -185,6 +185,14 @@ OPTIONS: tuple[Option, ...] = (
         ("server", "secure_ssl_redirect"),
     ),
     Option(
+        "CODEAI_SECURE_COOKIES",
+        "server",
+        _parse_bool,
+        None,  # unset: follows CODEAI_SECURE_SSL_REDIRECT
+        "true or false",
+        ("server", "secure_cookies"),
+    ),
+    Option(
         "CODEAI_SECURE_HSTS_SECONDS",
         "server",
         _COUNT,
