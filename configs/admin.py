@@ -94,11 +94,21 @@ class ValidityFilter(admin.SimpleListFilter):
         return queryset
 
 
+def unix_newlines(text: str) -> str:
+    """Browsers send a textarea's line ends as CRLF: a config keeps plain newlines."""
+    return text.replace("\r\n", "\n")
+
+
 class ConfigForm(forms.ModelForm):
+    # Not stripped: the text is stored as typed, final newline included.
+    content = forms.CharField(strip=False, widget=CodeEditorWidget())
+
     class Meta:
         model = Config
         fields = ["name", "content"]
-        widgets = {"content": CodeEditorWidget()}
+
+    def clean_content(self) -> str:
+        return unix_newlines(self.cleaned_data["content"])
 
 
 @admin.register(Config)
@@ -211,8 +221,7 @@ class ConfigAdmin(ServiceModelAdmin):
             return JsonResponse({"error": "insufficient permissions"}, status=403)
         if request.method != "POST":
             return JsonResponse({"error": "POST the content to check"}, status=405)
-        content = request.POST.get("content", "")
+        content = unix_newlines(request.POST.get("content", ""))
         _tree, found = config_check(content=content)
-        return JsonResponse(
-            {"valid": not found, "errors": found, "html": problems_html(content, found)}
-        )
+        html = problems_html(content, found) if found else status_badge("valid", "no problems")
+        return JsonResponse({"valid": not found, "errors": found, "html": html})
