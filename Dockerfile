@@ -14,6 +14,7 @@ COPY pyproject.toml README.md ./
 COPY codeai ./codeai
 COPY configs ./configs
 COPY deployments ./deployments
+COPY duties ./duties
 COPY executions ./executions
 COPY templates ./templates
 RUN pip wheel --no-deps --wheel-dir /wheels .

@@ -1,8 +1,8 @@
 """Benchmark: executions through the real API (gunicorn), Redis and two Celery workers.
 
 Starts gunicorn (2 workers) and two `celery -A codeai worker --concurrency 1` processes on
-a dedicated PostgreSQL database (codeai_bench, created if missing) and Redis DBs 14
-(cache) and 15 (broker), then measures:
+a dedicated PostgreSQL database (codeai_bench, created if missing) and a redis-server of
+its own on a free port (database 0 the cache, 1 the broker), then measures:
 
   1. POST /api/v1/deployments/{id}/execute/ -> 202 latency (median, p95), one at a time;
   2. queued -> running latency of those executions (started_at - created_at), median/p95;
@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -43,9 +44,7 @@ ENVIRONMENT = {
     "CODEAI_DB_USER": "postgres",
     "CODEAI_DB_NAME": DATABASE,
     "CODEAI_CACHE_TYPE": "redis",
-    "CODEAI_REDIS_URL": "redis://127.0.0.1:6379",
-    "CODEAI_REDIS_DB": "14",
-    "CODEAI_CELERY_BROKER_URL": "redis://127.0.0.1:6379/15",
+    "CODEAI_REDIS_DB": "0",
     "CODEAI_DATA_DIR": str(DATA_DIR),
     "CODEAI_LOG_LEVEL": "warn",
     "CODEAI_LOG_FORMAT": "text",
@@ -55,23 +54,48 @@ PASSWORD = "bench-password-1234"
 FIFTY_MB = 50 * 1024 * 1024
 
 
-def configure() -> None:
-    """Only this benchmark's variables; the dedicated database and Redis DBs, cleared."""
+def own_redis() -> tuple[subprocess.Popen, str]:
+    """A redis-server of this benchmark on a free port, without disk: the machine's own
+    Redis is never touched."""
+    import redis
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+
+    def pings() -> bool:
+        try:
+            return bool(redis.Redis(port=port).ping())
+        except redis.ConnectionError:
+            return False
+
+    wait_for(pings, 10, "redis-server")
+    return process, f"redis://127.0.0.1:{port}"
+
+
+def configure() -> subprocess.Popen:
+    """Only this benchmark's variables, its own Redis (returned) and its dedicated database."""
     for name in [name for name in os.environ if name.startswith("CODEAI_")]:
         del os.environ[name]
+    redis_server, redis_url = own_redis()
     os.environ.update(ENVIRONMENT)
+    os.environ["CODEAI_REDIS_URL"] = redis_url
+    os.environ["CODEAI_CELERY_BROKER_URL"] = f"{redis_url}/1"
     os.environ["DJANGO_SETTINGS_MODULE"] = "codeai.settings"
     import psycopg
-    import redis
 
     with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as pg:
         if not pg.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE]).fetchone():
             pg.execute(f"CREATE DATABASE {DATABASE}")
-    for db in (14, 15):
-        redis.Redis(host="127.0.0.1", port=6379, db=db).flushdb()
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, check=True
     )
+    return redis_server
 
 
 def start(command: list[str], log: Path, **env: str) -> subprocess.Popen:
@@ -127,7 +151,7 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=200)
     options = parser.parse_args()
 
-    configure()
+    redis_server = configure()
     import django
 
     django.setup()
@@ -156,6 +180,7 @@ def main() -> None:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     bin_dir = Path(sys.executable).parent
     processes = [
+        redis_server,
         start(
             [
                 str(bin_dir / "gunicorn"),
@@ -166,7 +191,7 @@ def main() -> None:
                 "2",
             ],
             DATA_DIR / "gunicorn.log",
-        )
+        ),
     ]
     workers = []
     for number in (1, 2):

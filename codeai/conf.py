@@ -187,6 +187,14 @@ OPTIONS: tuple[Option, ...] = (
         ("server", "secure_ssl_redirect"),
     ),
     Option(
+        "CODEAI_SECURE_COOKIES",
+        "server",
+        _parse_bool,
+        None,  # unset: follows CODEAI_SECURE_SSL_REDIRECT
+        "true or false",
+        ("server", "secure_cookies"),
+    ),
+    Option(
         "CODEAI_SECURE_HSTS_SECONDS",
         "server",
         _COUNT,
@@ -528,6 +536,14 @@ OPTIONS: tuple[Option, ...] = (
         "60s",
         _DURATION_WORDS,
         ("executions", "heartbeat_grace"),
+    ),
+    Option(
+        "CODEAI_EXEC_QUEUE_GRACE",
+        "executions",
+        parse_duration,
+        "120s",
+        _DURATION_WORDS,
+        ("executions", "queue_grace"),
     ),
 )
 

@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "configs",
     "deployments",
     "executions",
+    "duties",
 ]
 
 MIDDLEWARE = [
@@ -239,19 +240,32 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = not DEBUG
-CSRF_COOKIE_SECURE = not DEBUG
 SESSION_COOKIE_AGE = 8 * 3600
 # TLS usually ends at a proxy or ingress: trust its X-Forwarded-Proto, and keep the probes
 # and scrapes, which come over plain HTTP from inside the cluster, out of the redirect.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = CODEAI["CODEAI_SECURE_SSL_REDIRECT"]
+# Secure cookies where the site is served over HTTPS (redirected there, or said so): over
+# plain HTTP a browser keeps no Secure cookie, and the admin login fails CSRF verification.
+SECURE_COOKIES = (
+    SECURE_SSL_REDIRECT
+    if CODEAI["CODEAI_SECURE_COOKIES"] is None
+    else CODEAI["CODEAI_SECURE_COOKIES"]
+)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_COOKIES
 SECURE_REDIRECT_EXEMPT = [r"^health", r"^ready", r"^live", r"^" + CODEAI["CODEAI_METRICS_PATH"][1:]]
 SECURE_HSTS_SECONDS = CODEAI["CODEAI_SECURE_HSTS_SECONDS"]
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
+# The allowed hosts, as origins: each scheme, with and without the port served (a
+# ".example.com" host allows its subdomains too).
 CSRF_TRUSTED_ORIGINS = [
-    f"{scheme}://{host}" for host in ALLOWED_HOSTS if host != "*" for scheme in ("http", "https")
+    f"{scheme}://{name}{port}"
+    for host in ALLOWED_HOSTS
+    if host != "*"
+    for name in ((host[1:], f"*{host}") if host.startswith(".") else (host,))
+    for scheme in ("http", "https")
+    for port in ("", f":{CODEAI['CODEAI_PORT']}")
 ]
 # Bodies over CODEAI_MAX_REQUEST_BYTES are refused (413) by codeai.middleware before anything
 # reads them; Django's own bound for form bodies (the admin) is the same number.
@@ -356,6 +370,9 @@ EXEC_TIMEOUT = CODEAI["CODEAI_EXEC_TIMEOUT"]
 EXEC_IDLE_TIMEOUT = CODEAI["CODEAI_EXEC_IDLE_TIMEOUT"]
 EXEC_MAX_OUTPUT_BYTES = CODEAI["CODEAI_EXEC_MAX_OUTPUT_BYTES"]
 EXEC_HEARTBEAT_GRACE = CODEAI["CODEAI_EXEC_HEARTBEAT_GRACE"]
+# How long a queued execution waits for a worker, once none ahead of it is active, before
+# its task counts as lost: published again, then failed after as long again.
+EXEC_QUEUE_GRACE = CODEAI["CODEAI_EXEC_QUEUE_GRACE"]
 # How often the sweep looks for executions whose worker stopped heartbeating.
 EXEC_SWEEP_INTERVAL = min(max(EXEC_HEARTBEAT_GRACE / 4, 1.0), 15.0)
 
@@ -412,8 +429,10 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_step": 0.2,
     "interval_max": 0.5,
 }
+# Periodic duties run inside every worker (duties.runner), claimed through the database;
+# a beat, if one runs, only adds a caller of the same claims.
 CELERY_BEAT_SCHEDULE = {
-    "sweep-executions": {"task": "executions.sweep", "schedule": EXEC_SWEEP_INTERVAL},
+    "periodic-duties": {"task": "duties.run_due", "schedule": EXEC_SWEEP_INTERVAL},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 

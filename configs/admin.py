@@ -100,14 +100,21 @@ class ValidityFilter(admin.SimpleListFilter):
         return queryset
 
 
+def unix_newlines(text: str) -> str:
+    """Browsers send a textarea's line ends as CRLF: a config keeps plain newlines."""
+    return text.replace("\r\n", "\n")
+
+
 class ConfigForm(forms.ModelForm):
+    # Not stripped: the text is stored as typed, final newline included.
+    content = forms.CharField(strip=False, widget=CodeEditorWidget())
+
     class Meta:
         model = Config
         fields = ["name", "content"]
-        widgets = {"content": CodeEditorWidget()}
 
     def clean_content(self) -> str:
-        content = self.cleaned_data["content"]
+        content = unix_newlines(self.cleaned_data["content"])
         problem = config_size_problem(content)
         if problem:
             raise forms.ValidationError(problem)
@@ -228,11 +235,10 @@ class ConfigAdmin(ServiceModelAdmin):
             return JsonResponse({"error": "insufficient permissions"}, status=403)
         if request.method != "POST":
             return JsonResponse({"error": "POST the content to check"}, status=405)
-        content = request.POST.get("content", "")
+        content = unix_newlines(request.POST.get("content", ""))
         problem = config_size_problem(content)
         if problem:
             return JsonResponse({"error": problem}, status=413)
         _tree, found = config_check(content=content)
-        return JsonResponse(
-            {"valid": not found, "errors": found, "html": problems_html(content, found)}
-        )
+        html = problems_html(content, found) if found else status_badge("valid", "no problems")
+        return JsonResponse({"valid": not found, "errors": found, "html": html})

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Group, User
 
+from configs.models import Config
 from executions.models import Execution, ExecutionStatus
 from tests.conftest import missing
 
@@ -140,10 +141,14 @@ def test_operator_session_from_config_to_cancelled_run(browser, live_server, sho
     page.fill("#id_content", FIXED_CONFIG)
     page.click(".codeai-editor-toolbar button")
     page.wait_for_selector("text=✓ no problems")
+    # ... and its verdict replaces the stored one's panel, which no longer applies.
+    assert page.locator(".field-problems .readonly").inner_text() == "no problems"
+    assert page.locator(".codeai-problem").count() == 0
     page.click("input[name=_save]")
     page.wait_for_selector("#result_list")
     row = page.locator("#result_list tr", has_text="greeter")
     assert row.locator(".codeai-status-valid").inner_text() == "valid"
+    assert Config.objects.get(name="greeter").content == FIXED_CONFIG  # "\n", not "\r\n"
     shoot(page, "03-config-fixed")
 
     # A deployment of it (the config picked in the autocomplete box).
@@ -169,6 +174,15 @@ def test_operator_session_from_config_to_cancelled_run(browser, live_server, sho
     # Still running: the panel tails a run that has not finished.
     assert terminal.get_attribute("data-complete") == "false"
     assert page.locator(".codeai-terminal-bar .codeai-badge").inner_text() == "Running"
+    # The status and duration fields above follow the live run as well.
+    assert page.locator(".field-status_badge .codeai-badge").inner_text() == "Running"
+    duration = page.locator(".field-duration .readonly").inner_text()
+    page.wait_for_function(
+        "(shown) => {"
+        " const now = document.querySelector('.field-duration .readonly').textContent;"
+        " return now !== shown && now.endsWith('so far'); }",
+        arg=duration,
+    )
     assert "hello browser 10" not in terminal.inner_text()
     shoot(page, "06-output-live")
     page.wait_for_function(

@@ -30,6 +30,7 @@ JSON_FILES = sorted(DEPLOY.rglob("*.json"))
 K8S = DEPLOY / "k8s"
 
 UNITS = sorted((DEPLOY / "systemd").glob("*.service"))
+RUN_SH = ROOT / "scripts" / "run.sh"
 BUILD_INFO_VARIABLES = ("CODEAI_VERSION", "CODEAI_BUILD_DATE", "CODEAI_GIT_COMMIT")
 # Variables the image sets for libraries rather than for CodeAI's settings.
 LIBRARY_VARIABLES = {
@@ -87,7 +88,6 @@ def compose() -> dict:
 CODEAI_SERVICES = {
     "web": cli.server_start,
     "worker": cli.worker_start,
-    "beat": cli.worker_beat,
     "migrate": cli.server_migrate,
 }
 
@@ -134,7 +134,7 @@ def test_compose_start_order_is_health_gated(compose):
     services = compose["services"]
     assert services["migrate"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
     assert services["migrate"]["restart"] == "no"
-    for name in ("web", "worker", "beat"):
+    for name in ("web", "worker"):
         depends = services[name]["depends_on"]
         assert depends["migrate"] == {"condition": "service_completed_successfully"}
         assert depends["redis"] == {"condition": "service_healthy"}
@@ -144,7 +144,7 @@ def test_compose_start_order_is_health_gated(compose):
         assert services[name]["healthcheck"]["test"]
 
 
-@pytest.mark.parametrize("name", ["worker", "beat", "migrate"])
+@pytest.mark.parametrize("name", ["worker", "migrate"])
 def test_compose_processes_without_http_turn_off_the_images_healthcheck(compose, name):
     assert compose["services"][name]["healthcheck"] == {"disable": True}
 
@@ -172,7 +172,6 @@ def k8s() -> dict[tuple[str, str], dict]:
 WORKLOADS = {
     ("Deployment", "codeai"): cli.server_start,
     ("Deployment", "codeai-worker"): cli.worker_start,
-    ("Deployment", "codeai-beat"): cli.worker_beat,
     ("Job", "codeai-migrate"): cli.server_migrate,
 }
 
@@ -399,3 +398,25 @@ def test_systemd_analyze_verify_accepts_the_units(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
+
+
+# --- no beat --------------------------------------------------------------------------------
+
+
+def test_nothing_starts_beat_the_workers_run_the_periodic_duties(compose, k8s):
+    """The guide's processes are ``server start`` and ``worker start``: nothing may depend
+    on a singleton beat (it stays possible: ``codeai worker beat``)."""
+    commands = [service.get("command", []) for service in compose["services"].values()]
+    for (kind, _name), manifest in k8s.items():
+        if kind in ("Deployment", "Job"):
+            commands += [
+                c.get("args", []) for c in manifest["spec"]["template"]["spec"]["containers"]
+            ]
+    for path in UNITS:
+        values = {(s, k): v for s, k, v in unit_entries(path)}
+        commands.append(shlex.split(values[("Service", "ExecStart")]))
+    commands.append(shlex.split(re.search(r"\$CODEAI (worker .*)&", RUN_SH.read_text()).group(1)))
+    assert commands
+    for argv in commands:
+        words = argv if isinstance(argv, list) else shlex.split(argv)
+        assert not {"beat", "--beat"} & set(words), argv

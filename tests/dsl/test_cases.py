@@ -1,4 +1,5 @@
-"""The 195 example cases of the Go implementation (shared/spec/dsl-cases), as tests.
+"""The 195 example cases of the Go implementation (tests/dsl/cases, a copy of
+shared/spec/dsl-cases), as tests.
 
 Each case asserts the parse verdict, the validate verdict, every ``error_contains``
 substring and the ``statements`` / ``ast`` facts -- except where a deliberate change of
@@ -16,7 +17,7 @@ import pytest
 from codeai.dsl import DSLSyntaxError, Program, ast, parse, to_json, validate
 from codeai.dsl.validator import strict_auth_error, validate_endpoints, validate_workflows
 
-CASES_DIR = Path(__file__).resolve().parents[2].parent / "shared/spec/dsl-cases"
+CASES_DIR = Path(__file__).resolve().with_name("cases")
 CASE_IDS = sorted(p.name for p in CASES_DIR.iterdir() if p.is_dir()) if CASES_DIR.is_dir() else []
 
 # case id -> (dsl.md change number, expectation keys that replace Go's)

@@ -8,7 +8,7 @@ import time
 import pytest
 from django.conf import settings
 
-from tests.conftest import require_service
+from tests.conftest import RABBITMQ_URL, require_service
 from tests.observability.conftest import free_port
 
 pytestmark = pytest.mark.django_db
@@ -165,7 +165,7 @@ def test_stopped_services_turn_health_degraded_then_unhealthy(
 def test_amqp_broker_check(server_factory, reachable):
     if reachable:
         require_service("rabbitmq")
-        url = "amqp://guest:guest@127.0.0.1:5672//"
+        url = RABBITMQ_URL
     else:
         url = f"amqp://guest:guest@127.0.0.1:{free_port()}//"
     server = server_factory(CODEAI_CELERY_BROKER_URL=url)

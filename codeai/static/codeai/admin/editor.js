@@ -49,9 +49,13 @@
     const result = document.createElement("span");
     result.className = "codeai-check-result";
     result.setAttribute("aria-live", "polite");
-    const details = document.createElement("div");
+    // The result replaces the stored verdict's panel (a saved config's "Problems"), which
+    // no longer describes the text being edited; a new config gets a panel of its own.
+    const panel = document.querySelector(".field-problems .readonly");
+    const details = panel || document.createElement("div");
     toolbar.append(button, result);
-    editor.after(toolbar, details);
+    editor.after(toolbar);
+    if (!panel) toolbar.after(details);
 
     button.addEventListener("click", function () {
       const body = new FormData();
@@ -63,7 +67,7 @@
         headers: {"X-CSRFToken": token ? token.value : ""},
       }).then(function (response) { return response.json(); }).then(function (data) {
         result.textContent = data.valid ? "✓ no problems" : "✗ " + data.errors.length + " problem(s)";
-        details.innerHTML = data.valid ? "" : data.html;
+        details.innerHTML = data.html;
         marked = problemLines(details);
         draw();
       }).catch(function () { result.textContent = "the check failed; try again"; });
