@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Group, User
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -33,9 +34,15 @@ CALLERS = ("none", roles.VIEWER, roles.EDITOR, roles.ADMIN)
 
 
 @pytest.fixture(autouse=True)
-def _fresh_throttle_counts() -> None:
-    # Throttle counters live in the cache (locmem, or this run's own Redis database).
+def _fresh_throttle_counts(request: pytest.FixtureRequest) -> None:
+    # Throttle counters and the JWKS keys live in the shared cache: this run's own Redis
+    # database, or a table of the test database (only tests with database access reach it).
     cache.clear()
+    if request.node.get_closest_marker("django_db") or {"db", "transactional_db"} & set(
+        request.fixturenames
+    ):
+        request.getfixturevalue("db")
+        caches[settings.SHARED_CACHE].clear()
 
 
 def make_user(role: str, username: str | None = None) -> User:
