@@ -204,22 +204,34 @@ else:
         }
     }
 # Throttle counts, admin login failures and the JWKS keys must be one store for every process
-# of the server: Redis when configured, else a table of the database every process already
-# shares (created by a migration). Not files: their add() is not atomic across processes,
-# which django-axes rightly refuses (axes.W001).
+# of the server, never process memory: the Redis of the cache when configured; else with
+# PostgreSQL a table of it (created by a migration), which every host reaches; else (SQLite:
+# one host) files in the data folder, which every embedded process shares, so requests add
+# no writes queued behind SQLite's single writer.
 SHARED_CACHE = "shared"
 SHARED_CACHE_TABLE = "codeai_shared_cache"
-CACHES[SHARED_CACHE] = (
-    CACHES["default"]
-    if CODEAI["CODEAI_CACHE_TYPE"] == "redis"
-    else {
+if CODEAI["CODEAI_CACHE_TYPE"] == "redis":
+    CACHES[SHARED_CACHE] = CACHES["default"]
+elif USE_POSTGRES:
+    CACHES[SHARED_CACHE] = {
         "BACKEND": "django.core.cache.backends.db.DatabaseCache",
         "LOCATION": SHARED_CACHE_TABLE,
         "KEY_PREFIX": CODEAI["CODEAI_CACHE_PREFIX"],
         "TIMEOUT": CACHE_TIMEOUT,
         "OPTIONS": {"MAX_ENTRIES": 10000},
     }
-)
+else:
+    CACHES[SHARED_CACHE] = {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": DATA_DIR / "shared-cache",
+        "KEY_PREFIX": CODEAI["CODEAI_CACHE_PREFIX"],
+        "TIMEOUT": CACHE_TIMEOUT,
+        "OPTIONS": {"MAX_ENTRIES": 10000},
+    }
+    # django-axes warns that a file cache's add/incr are not atomic across processes: two
+    # failures of one username in the same instant may count once. The database cache's
+    # incr is no more atomic (a read, then a write), and counting stays per server.
+    SILENCED_SYSTEM_CHECKS = ["axes.W001"]
 
 # --- Passwords, i18n, static files ----------------------------------------------------
 # Axes first: it refuses a locked-out username or address before any password is checked.

@@ -34,15 +34,11 @@ CALLERS = ("none", roles.VIEWER, roles.EDITOR, roles.ADMIN)
 
 
 @pytest.fixture(autouse=True)
-def _fresh_throttle_counts(request: pytest.FixtureRequest) -> None:
-    # Throttle counters and the JWKS keys live in the shared cache: this run's own Redis
-    # database, or a table of the test database (only tests with database access reach it).
+def _fresh_throttle_counts() -> None:
+    # Throttle counters and the JWKS keys live in the shared cache (this run's own Redis
+    # database, or files in this run's data folder).
     cache.clear()
-    if request.node.get_closest_marker("django_db") or {"db", "transactional_db"} & set(
-        request.fixturenames
-    ):
-        request.getfixturevalue("db")
-        caches[settings.SHARED_CACHE].clear()
+    caches[settings.SHARED_CACHE].clear()
 
 
 def make_user(role: str, username: str | None = None) -> User:
