@@ -304,7 +304,8 @@ TRUSTED_PROXIES = CODEAI["CODEAI_TRUSTED_PROXIES"] or []
 # django-axes: 5 failed admin logins for one username, or from one address, lock that username
 # or address out for 15 minutes (each further failure restarts the 15 minutes); counted in the
 # shared cache beside the throttles. `manage.py axes_reset_username NAME` (or `axes_reset_ip`)
-# unlocks at once. The token endpoints have their own throttle (CODEAI_RATE_LIMIT_AUTH).
+# unlocks at once. Wrong passwords on the token endpoint count too; that endpoint itself is
+# limited by its throttle (CODEAI_RATE_LIMIT_AUTH).
 AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
 AXES_CACHE = SHARED_CACHE
 AXES_FAILURE_LIMIT = 5
