@@ -12,6 +12,7 @@ and the ``codeai`` command can all use it before Django is configured.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -106,6 +107,22 @@ def _path(text: str) -> str:
     return text
 
 
+def _networks(text: str) -> list[str]:
+    """Comma-separated addresses or CIDR blocks, each normalised (``10.0.0.1/8`` is refused)."""
+    return [str(ipaddress.ip_network(part, strict=True)) for part in _csv(text)]
+
+
+_RATE = re.compile(r"[1-9]\d*/(s|sec|second|m|min|minute|h|hour|d|day)")
+
+
+def _rate(text: str) -> str:
+    """A request rate as DRF reads it: a count per second, minute, hour or day."""
+    value = text.strip().lower()
+    if not _RATE.fullmatch(value):
+        raise ValueError
+    return value
+
+
 @dataclass(frozen=True)
 class Option:
     """One setting: its variable, where it sits in the YAML file and how it is parsed."""
@@ -125,6 +142,7 @@ _POSITIVE = _int_in(1)
 _DURATION_WORDS = "a duration such as 15s, 5m or 1h"
 # Configs of a megabyte must always fit, whatever an operator lowers the limit to.
 MIN_CONFIG_BYTES = 1_000_000
+_RATE_WORDS = "a count per s, min, hour or day such as 120/min"
 
 OPTIONS: tuple[Option, ...] = (
     # Server
@@ -395,6 +413,46 @@ OPTIONS: tuple[Option, ...] = (
         "24h",
         _DURATION_WORDS,
         ("auth", "jwt", "refresh_ttl"),
+    ),
+    Option(
+        "CODEAI_JWT_LEEWAY",
+        "auth",
+        _COUNT,
+        "30",
+        "a whole number of seconds",
+        ("auth", "jwt", "leeway"),
+    ),
+    Option(
+        "CODEAI_TRUSTED_PROXIES",
+        "auth",
+        _networks,
+        None,
+        "comma-separated addresses or CIDR blocks such as 10.0.0.0/8",
+        ("auth", "trusted_proxies"),
+    ),
+    Option(
+        "CODEAI_RATE_LIMIT_ANON",
+        "auth",
+        _rate,
+        "120/min",
+        _RATE_WORDS,
+        ("auth", "rate_limit", "anon"),
+    ),
+    Option(
+        "CODEAI_RATE_LIMIT_USER",
+        "auth",
+        _rate,
+        "1200/min",
+        _RATE_WORDS,
+        ("auth", "rate_limit", "user"),
+    ),
+    Option(
+        "CODEAI_RATE_LIMIT_AUTH",
+        "auth",
+        _rate,
+        "20/min",
+        _RATE_WORDS,
+        ("auth", "rate_limit", "auth"),
     ),
     # Metrics
     Option(

@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp import constants as csp_constants
 from kombu import Queue
 
 from codeai import conf
@@ -61,6 +62,9 @@ INSTALLED_APPS = [
     "corsheaders",
     "rest_framework",
     "rest_framework_simplejwt",
+    "rest_framework_simplejwt.token_blacklist",
+    "axes",
+    "csp",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -84,6 +88,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: refuses a locked-out admin login with its own page.
+    "axes.middleware.AxesMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
@@ -197,8 +204,42 @@ else:
             "TIMEOUT": CACHE_TIMEOUT,
         }
     }
+# Throttle counts, admin login failures and the JWKS keys must be one store for every process
+# of the server, never process memory: the Redis of the cache when configured; else with
+# PostgreSQL a table of it (created by a migration), which every host reaches; else (SQLite:
+# one host) files in the data folder, which every embedded process shares, so requests add
+# no writes queued behind SQLite's single writer.
+SHARED_CACHE = "shared"
+SHARED_CACHE_TABLE = "codeai_shared_cache"
+if CODEAI["CODEAI_CACHE_TYPE"] == "redis":
+    CACHES[SHARED_CACHE] = CACHES["default"]
+elif USE_POSTGRES:
+    CACHES[SHARED_CACHE] = {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": SHARED_CACHE_TABLE,
+        "KEY_PREFIX": CODEAI["CODEAI_CACHE_PREFIX"],
+        "TIMEOUT": CACHE_TIMEOUT,
+        "OPTIONS": {"MAX_ENTRIES": 10000},
+    }
+else:
+    CACHES[SHARED_CACHE] = {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": DATA_DIR / "shared-cache",
+        "KEY_PREFIX": CODEAI["CODEAI_CACHE_PREFIX"],
+        "TIMEOUT": CACHE_TIMEOUT,
+        "OPTIONS": {"MAX_ENTRIES": 10000},
+    }
+    # django-axes warns that a file cache's add/incr are not atomic across processes: two
+    # failures of one username in the same instant may count once. The database cache's
+    # incr is no more atomic (a read, then a write), and counting stays per server.
+    SILENCED_SYSTEM_CHECKS = ["axes.W001"]
 
 # --- Passwords, i18n, static files ----------------------------------------------------
+# Axes first: it refuses a locked-out username or address before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -274,6 +315,47 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
 # Config text over this many bytes (UTF-8) is refused (413) by configs.services.
 MAX_CONFIG_BYTES = CODEAI["CODEAI_MAX_CONFIG_BYTES"]
 
+# --- Client address, admin login limit, Content-Security-Policy ------------------------
+# The socket peer, or behind these proxies the right-most X-Forwarded-For hop that is not one
+# of them (codeai.client_address): for every throttle and for the admin login limit.
+TRUSTED_PROXIES = CODEAI["CODEAI_TRUSTED_PROXIES"] or []
+
+# django-axes: 5 failed admin logins for one username, or from one address, lock that username
+# or address out for 15 minutes (each further failure restarts the 15 minutes); counted in the
+# shared cache beside the throttles. `manage.py axes_reset_username NAME` (or `axes_reset_ip`)
+# unlocks at once. Wrong passwords on the token endpoint count too; that endpoint itself is
+# limited by its throttle (CODEAI_RATE_LIMIT_AUTH).
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_CACHE = SHARED_CACHE
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "codeai.client_address.client_address"
+AXES_ONLY_ADMIN_SITE = True
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+# The cache handler keeps no rows: axes' own admin pages would always be empty.
+AXES_ENABLE_ADMIN = False
+AXES_VERBOSE = False
+
+# django-csp 4 (the DIRECTIVES dict; 3.x's CSP_* settings are gone): scripts only from this
+# origin, so no injected markup can run code. Inline styles stay allowed: the admin's bars
+# and Swagger UI set style attributes, and styles cannot run code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp_constants.SELF],
+        "script-src": [csp_constants.SELF],
+        "style-src": [csp_constants.SELF, csp_constants.UNSAFE_INLINE],
+        "img-src": [csp_constants.SELF, "data:"],
+        "font-src": [csp_constants.SELF, "data:"],
+        "connect-src": [csp_constants.SELF],
+        "object-src": [csp_constants.NONE],
+        "base-uri": [csp_constants.SELF],
+        "form-action": [csp_constants.SELF],
+        "frame-ancestors": [csp_constants.NONE],
+    }
+}
+
 # --- CORS (django-cors-headers) ---------------------------------------------------------
 CORS_ALLOWED_ORIGINS = [o for o in CODEAI["CODEAI_CORS_ALLOWED_ORIGINS"] or [] if o != "*"]
 CORS_ALLOW_ALL_ORIGINS = "*" in (CODEAI["CODEAI_CORS_ALLOWED_ORIGINS"] or [])
@@ -308,7 +390,11 @@ REST_FRAMEWORK = {
         "codeai.api.throttles.AnonThrottle",
         "codeai.api.throttles.UserThrottle",
     ],
-    "DEFAULT_THROTTLE_RATES": {"anon": "120/min", "user": "1200/min", "auth": "20/min"},
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": CODEAI["CODEAI_RATE_LIMIT_ANON"],
+        "user": CODEAI["CODEAI_RATE_LIMIT_USER"],
+        "auth": CODEAI["CODEAI_RATE_LIMIT_AUTH"],
+    },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
@@ -338,9 +424,12 @@ SIMPLE_JWT = {
     "VERIFYING_KEY": JWT_PUBLIC_KEY if CODEAI["CODEAI_JWT_PRIVATE_KEY"] else None,
     "ISSUER": CODEAI["CODEAI_JWT_ISSUER"],
     "AUDIENCE": CODEAI["CODEAI_JWT_AUDIENCE"],
-    "LEEWAY": 30,
+    "LEEWAY": CODEAI["CODEAI_JWT_LEEWAY"],
     "AUTH_HEADER_TYPES": ("Bearer",),
     "UPDATE_LAST_LOGIN": True,
+    # Each refresh hands out a new refresh token and blacklists the one used.
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
 }
 
 SPECTACULAR_SETTINGS = {

@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 
 REQUIRE_SERVICES = os.environ.get("CODEAI_TEST_REQUIRE_SERVICES") == "1"
 
@@ -73,12 +73,14 @@ def uses_redis_cache() -> bool:
 
 
 def clear_cache() -> None:
-    """Empty this run's cache: on Redis only the keys under its own prefix (``clear()``
-    would FLUSHDB a database that may hold other data)."""
+    """Empty this run's caches, the default and the shared store (throttles, lockouts,
+    JWKS): on Redis only the keys under the run's own prefix (``clear()`` would FLUSHDB a
+    database that may hold other data)."""
     if uses_redis_cache():
         cache.delete_pattern("*")
-    else:
-        cache.clear()
+        return
+    cache.clear()
+    caches[settings.SHARED_CACHE].clear()
 
 
 def broker_host() -> tuple[str, int] | None:

@@ -100,12 +100,28 @@ def role_user(username: str, role: str) -> User:
     return user
 
 
-def log_in(browser, live_server, username: str):
+# What Chromium reports on the console when the Content-Security-Policy blocks something.
+CSP_VIOLATION = re.compile(r"Content Security Policy|Refused to (execute|load|apply|connect)")
+
+
+def new_page(browser, violations: list[str]):
     page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     page.set_default_timeout(TIMEOUT_MS)
-    page.on("console", lambda message: print("console:", message.type, message.text))
+
+    def on_console(message) -> None:
+        print("console:", message.type, message.text)
+        if CSP_VIOLATION.search(message.text):
+            violations.append(message.text)
+
+    page.on("console", on_console)
     page.on("pageerror", lambda error: print("page error:", error))
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/")
+    return page
+
+
+def log_in(browser, live_server, username: str, violations: list[str]):
+    page = new_page(browser, violations)
+    response = page.goto(f"{live_server.url}/admin/login/?next=/admin/")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
     page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
     page.click("input[type=submit]")
@@ -118,8 +134,9 @@ def test_operator_session_from_config_to_cancelled_run(browser, live_server, sho
     role_user("victor", "viewer")
     admin = live_server.url + "/admin"
 
-    # Log in: an editor, without is_staff.
-    page = log_in(browser, live_server, "olivia")
+    # Log in: an editor, without is_staff. Every page under the Content-Security-Policy.
+    csp_violations: list[str] = []
+    page = log_in(browser, live_server, "olivia", csp_violations)
     assert page.locator("#dash-executions").is_visible()
     shoot(page, "01-logged-in")
 
@@ -226,7 +243,7 @@ def test_operator_session_from_config_to_cancelled_run(browser, live_server, sho
     page.context.close()
 
     # A viewer sees the deployment but has no way to execute it.
-    viewer = log_in(browser, live_server, "victor")
+    viewer = log_in(browser, live_server, "victor", csp_violations)
     viewer.goto(f"{admin}/deployments/deployment/")
     viewer.click("text=greeter-prod")
     assert viewer.locator("a.codeai-execute-link").count() == 0
@@ -240,3 +257,19 @@ def test_operator_session_from_config_to_cancelled_run(browser, live_server, sho
     assert [run.status for run in runs] == [ExecutionStatus.SUCCEEDED, ExecutionStatus.CANCELLED]
     assert runs[0].variables == {"who": "browser"}
     assert runs[1].explanation == "cancelled by olivia"
+    # The editor's Check, the terminal's polling and the Execute dialog all ran under the policy.
+    assert csp_violations == []
+
+
+def test_api_docs_render_under_the_content_security_policy(browser, live_server, shoot):
+    csp_violations: list[str] = []
+    page = new_page(browser, csp_violations)
+
+    response = page.goto(f"{live_server.url}/api/docs/")
+
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    page.wait_for_selector(".swagger-ui .info .title >> text=CodeAI API")
+    page.wait_for_selector(".opblock-tag >> text=configs")
+    shoot(page, "12-api-docs")
+    assert csp_violations == []
+    page.context.close()

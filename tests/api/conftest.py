@@ -34,7 +34,8 @@ CALLERS = ("none", roles.VIEWER, roles.EDITOR, roles.ADMIN)
 
 @pytest.fixture(autouse=True)
 def _fresh_throttle_counts() -> None:
-    # Throttle counters live in the cache (locmem, or this run's own Redis).
+    # Throttle counters and the JWKS keys live in the shared cache (this run's own Redis,
+    # or files in this run's data folder).
     clear_cache()
 
 
