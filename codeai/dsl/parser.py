@@ -8,26 +8,19 @@ from functools import cache
 from pathlib import Path
 
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from lark.exceptions import UnexpectedToken
 
 from codeai.dsl import ast
 from codeai.dsl.errors import DSLSyntaxError
+from codeai.dsl.lexer import MAX_NESTING, DSLLexer, Source
 from codeai.dsl.syntax_messages import describe_unexpected_token
 
 MAX_SOURCE_CHARS = 5_000_000
-# Blocks and expressions may each nest this deep; it keeps every recursive walker
-# (validator, interpreter, to_json) far below Python's recursion limit.
-MAX_NESTING = 64
+# Expressions may nest as deep as blocks (MAX_NESTING, counted by the lexer).
+__all__ = ["MAX_NESTING", "MAX_SOURCE_CHARS", "parse"]
 
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r"}
 _ESCAPE_RE = re.compile(r"\\(.)", re.DOTALL)
-# What can hide a brace: strings, comments and exec text. Unterminated ones swallow the
-# rest of the text, so no character is scanned twice (linear time on any input).
-_BRACE_SCAN_RE = re.compile(
-    r'"[^"\\]*(?:\\.[^"\\]*)*"?|//[^\n]*|/\*[^*]*\*+(?:[^/*][^*]*\*+)*/|/\*.*'
-    r"|exec\s*\{[^}]*\}?|[{}]",
-    re.DOTALL,
-)
 
 
 def _decode_string(token: Token) -> str:
@@ -157,6 +150,21 @@ class _TreeBuilder(Transformer):
 
     def call(self, name, *args):
         return ast.FunctionCall(str(name), list(args), nesting=_nesting(*args), **_at(name))
+
+    def expr(self, *chain):
+        """``a op b op c …`` (at least one operator) as a tree by precedence, left to right."""
+        operands, operators = [chain[0]], []
+        for index in range(1, len(chain), 2):
+            operator = chain[index]
+            while operators and _PRECEDENCE[operators[-1]] >= _PRECEDENCE[operator]:
+                right = operands.pop()
+                operands.append(self.binary(operands.pop(), operators.pop(), right))
+            operators.append(operator)
+            operands.append(chain[index + 1])
+        while operators:
+            right = operands.pop()
+            operands.append(self.binary(operands.pop(), operators.pop(), right))
+        return operands[0]
 
     def binary(self, left, operator, right):
         return ast.BinaryExpr(
@@ -471,6 +479,16 @@ class _TreeBuilder(Transformer):
         )
 
 
+# Loosest to tightest (dsl.md change 6); every operator is left-associative.
+_PRECEDENCE = {
+    **dict.fromkeys(["||"], 1),
+    **dict.fromkeys(["&&"], 2),
+    **dict.fromkeys(["==", "!="], 3),
+    **dict.fromkeys(["<", "<=", ">", ">="], 4),
+    **dict.fromkeys(["+", "-"], 5),
+    **dict.fromkeys(["*", "/", "%"], 6),
+}
+
 _CLAUSE_WORDS = {
     ast.StringLiteral: "require_role",
     ast.RequestType: "request",
@@ -494,51 +512,69 @@ def _split_members(items, field_type):
 
 @cache
 def _lark() -> Lark:
+    """The parser, built once per process (``codeai.dsl`` builds it at import)."""
     grammar = (Path(__file__).with_name("grammar.lark")).read_text(encoding="utf-8")
     return Lark(
         grammar,
         parser="lalr",
-        lexer="contextual",
+        lexer=DSLLexer,
         transformer=_TreeBuilder(),
         maybe_placeholders=False,
     )
 
 
-def _check_brace_nesting(source: str) -> None:
-    depth = 0
-    for match in _BRACE_SCAN_RE.finditer(source):
-        brace = match.group()
-        if brace == "{":
-            depth += 1
-            if depth > MAX_NESTING:
-                line = source.count("\n", 0, match.start()) + 1
-                column = match.start() - (source.rfind("\n", 0, match.start()) + 1) + 1
-                raise DSLSyntaxError(
-                    f"blocks nested too deeply (more than {MAX_NESTING} levels)", line, column
-                )
-        elif brace == "}":
-            depth -= 1
+def _parse_statements(source: Source) -> list[ast.Statement]:
+    try:
+        return _lark().parse(source)
+    except UnexpectedToken as error:
+        raise _unexpected_token(error, source) from None
 
 
-def _translate(error: UnexpectedInput, source: str) -> DSLSyntaxError:
-    if isinstance(error, UnexpectedCharacters):
-        char = source[error.pos_in_stream] if error.pos_in_stream < len(source) else ""
-        if char == '"':
-            message = "unterminated string: no closing '\"' before the end of the input"
-        elif source.startswith("/*", error.pos_in_stream):
-            message = "unterminated comment: no closing '*/'"
-        elif source.startswith("exec", error.pos_in_stream):
-            message = "an exec block needs a command between '{' and '}'"
-        else:
-            message = f"unexpected character {char!r}"
-        return DSLSyntaxError(message, error.line, error.column)
-    assert isinstance(error, UnexpectedToken)
-    message, line, column = describe_unexpected_token(error.token, error.expected, source)
+def _unexpected_token(error: UnexpectedToken, source: Source) -> DSLSyntaxError:
+    """Say which tokens can really come next: lark's ``expected`` is the set of the state
+    where the error showed, after reductions that LALR makes on any lookahead; the tokens
+    the parser accepts just before the offending one are the exact set."""
+    token = error.token
+    interactive = _lark().parse_interactive(Source(source.text, go_reading=source.go_reading))
+    previous = None
+    expected = error.expected
+    try:
+        for current in interactive.iter_parse():
+            if token.type != "$END" and current.start_pos == token.start_pos:
+                break
+            previous = current
+        expected = interactive.accepts()
+    except (UnexpectedToken, DSLSyntaxError):
+        pass  # the re-run stopped elsewhere: keep lark's set
+    message, line, column = describe_unexpected_token(token, expected, previous, source.text)
     return DSLSyntaxError(message, line, column)
 
 
+def _parse_text(text: str) -> list[ast.Statement]:
+    shell = Source(text)
+    try:
+        statements = _parse_statements(shell)
+    except DSLSyntaxError as error:
+        if not shell.exec_readings_differ:
+            raise
+        shell_error, statements = error, None
+    if not shell.exec_readings_differ:
+        return statements
+    try:
+        return _parse_statements(Source(text, go_reading=True))
+    except DSLSyntaxError:
+        if statements is None:
+            raise shell_error from None
+        return statements
+
+
 def parse(source: str, *, filename: str = "<config>") -> ast.Program:
-    """Parse a whole ``.cai`` text; raises ``DSLSyntaxError`` (never anything else)."""
+    """Parse a whole ``.cai`` text; raises ``DSLSyntaxError`` (never anything else).
+
+    Exec text is read shell-friendly (dsl.md change 8); when a block reads differently
+    under Go's first-``}`` rule and the text parses under Go's rule, Go's tree wins, so
+    every program Go accepts keeps its tree.
+    """
     try:
         if len(source) > MAX_SOURCE_CHARS:
             raise DSLSyntaxError(
@@ -546,10 +582,7 @@ def parse(source: str, *, filename: str = "<config>") -> ast.Program:
                 1,
                 1,
             )
-        _check_brace_nesting(source)
-        statements = _lark().parse(source)
-    except UnexpectedInput as error:
-        raise _with_context(_translate(error, source), source, filename) from None
+        statements = _parse_text(source)
     except DSLSyntaxError as error:
         raise _with_context(error, source, filename) from None
     return ast.Program(statements, line=1, column=1, filename=filename)
