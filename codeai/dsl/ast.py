@@ -18,7 +18,7 @@ class Node:
     column: int = field(default=0, compare=False)
 
 
-def internal(default: int = 1):
+def internal(default: object = 1):
     """A bookkeeping field: not compared, not serialised."""
     return field(default=default, compare=False, repr=False, metadata={"internal": True})
 
@@ -357,6 +357,9 @@ class LogicStep(Node):
     args: list[str]
     condition: str
     options: list[LogicOption]
+    # Which args were written as names rather than strings or numbers: only names are
+    # checked as identifiers (dsl.md change 7). Empty: all of them (Go's view).
+    arg_is_name: tuple[bool, ...] = internal(())
 
 
 @dataclass

@@ -413,6 +413,7 @@ class _TreeBuilder(Transformer):
             [_decode_string(a) if a.type == "STRING" else str(a) for a in args],
             condition,
             [c for c in children if isinstance(c, ast.LogicOption)],
+            arg_is_name=tuple(a.type not in ("STRING", "NUMBER") for a in args),
             **_at(target or action),
         )
 
