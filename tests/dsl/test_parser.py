@@ -51,6 +51,57 @@ def test_exec_text_is_raw_and_trimmed():
     assert only('exec {  echo "a\\nb" | wc  }').command == 'echo "a\\nb" | wc'
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        "echo ${HOME}",
+        "awk '{print $1}' /etc/hosts",
+        "f() { echo hi; }; f",
+        r"find . -name '*.log' -exec gzip {} \;",
+        "echo '}' \"{\" \\} done",
+        'printf "%s\\n" "a \\" }" x',
+    ],
+)
+def test_exec_text_may_hold_braces(command):  # dsl.md change 8
+    program = parse(f"function f() {{\n  exec {{ {command} }}\n}}\nvar after = 1")
+    function, after = program.statements
+    assert function.body.statements[0].command == command
+    assert (after.line, after.column) == (4, 1)
+
+
+def test_positions_after_a_multi_line_exec_block():
+    source = 'exec {\n  if [ -n "$x" ]; then\n    echo {a,b}\n  fi\n}\nvar y = 1 + z'
+    exec_block, var = parse(source).statements
+    assert exec_block.command.splitlines()[1] == "    echo {a,b}"
+    assert (var.line, var.column) == (6, 1)
+    assert (var.value.right.line, var.value.right.column) == (6, 13)
+    found = check(source).diagnostics
+    assert [(d.message, d.line, d.column) for d in found] == [("undefined variable 'z'", 6, 13)]
+
+
+@pytest.mark.parametrize(
+    ("source", "commands"),
+    [
+        # The shell reading never closes (an unmatched "{", an open quote): the first "}".
+        ("exec { echo { }\nvar x = 1", ["echo {"]),
+        ("exec { echo it's }\nvar x = 1", ["echo it's"]),
+        # The shell reading closes, but only Go's reading makes the program parse.
+        ("if a { exec { echo ${X} }", ["echo ${X"]),
+        # Both readings parse: the program is one Go accepts, so it keeps Go's tree.
+        ("exec { echo don't }\nvar x = 1\nexec { echo won't }", ["echo don't", "echo won't"]),
+    ],
+)
+def test_every_program_go_accepts_keeps_its_exec_text(source, commands):
+    def exec_texts(statements):
+        for statement in statements:
+            if isinstance(statement, ast.ExecBlock):
+                yield statement.command
+            elif isinstance(statement, ast.IfStmt):
+                yield from exec_texts(statement.then.statements)
+
+    assert list(exec_texts(parse(source).statements)) == commands
+
+
 def test_string_escapes_are_decoded():
     assert only(r'var s = "a\"b\\c\nd\te\rf\q"').value.value == 'a"b\\c\nd\te\rf\\q'
 
