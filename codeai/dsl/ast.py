@@ -9,6 +9,7 @@ its first character in the original text.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 
 @dataclass(kw_only=True)
@@ -29,21 +30,25 @@ def internal(default: object = 1):
 @dataclass
 class StringLiteral(Node):
     value: str
+    nesting: ClassVar[int] = 1  # a leaf of the expression tree
 
 
 @dataclass
 class NumberLiteral(Node):
     value: float
+    nesting: ClassVar[int] = 1  # a leaf of the expression tree
 
 
 @dataclass
 class BoolLiteral(Node):
     value: bool
+    nesting: ClassVar[int] = 1  # a leaf of the expression tree
 
 
 @dataclass
 class Identifier(Node):
     name: str
+    nesting: ClassVar[int] = 1  # a leaf of the expression tree
 
 
 @dataclass

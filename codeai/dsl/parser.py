@@ -11,6 +11,7 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedToken
 
 from codeai.dsl import ast
+from codeai.dsl.driver import Driver
 from codeai.dsl.errors import DSLSyntaxError
 from codeai.dsl.lexer import MAX_NESTING, DSLLexer, Source
 from codeai.dsl.syntax_messages import describe_unexpected_token
@@ -51,7 +52,11 @@ def _whole_number(token: Token) -> int:
 
 
 def _nesting(*children: ast.Expression) -> int:
-    depth = 1 + max((getattr(child, "nesting", 1) for child in children), default=0)
+    deepest = 0
+    for child in children:
+        if child.nesting > deepest:
+            deepest = child.nesting
+    depth = deepest + 1
     if depth > MAX_NESTING:
         first = children[0]
         raise DSLSyntaxError(
@@ -524,9 +529,14 @@ def _lark() -> Lark:
     )
 
 
+@cache
+def _driver() -> Driver:
+    return Driver(_lark())
+
+
 def _parse_statements(source: Source) -> list[ast.Statement]:
     try:
-        return _lark().parse(source)
+        return _driver().parse(source)
     except UnexpectedToken as error:
         raise _unexpected_token(error, source) from None
 
