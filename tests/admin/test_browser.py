@@ -226,3 +226,50 @@ def test_operator_session_from_config_to_cancelled_run(browser, live_server, sho
     assert [run.status for run in runs] == [ExecutionStatus.SUCCEEDED, ExecutionStatus.CANCELLED]
     assert runs[0].variables == {"who": "browser"}
     assert runs[1].explanation == "cancelled by olivia"
+
+
+COLOURED_CONFIG = (
+    "// greet everyone\nvar who = \"world\"\nexec { awk '{print $1}' /etc/hosts }\nprint(missing)\n"
+)
+
+
+def test_the_config_editor_colours_the_syntax_and_checks_like_saving(browser, live_server, shoot):
+    role_user("erin", "editor")
+    page = log_in(browser, live_server, "erin")
+    page.goto(f"{live_server.url}/admin/configs/config/add/")
+    page.fill("#id_name", "colours")
+    page.fill("#id_content", COLOURED_CONFIG)
+
+    colours = page.locator(".codeai-editor-highlight")
+    assert colours.inner_text() == COLOURED_CONFIG + "\n"
+    assert colours.locator(".codeai-tok-comment").all_inner_texts() == ["// greet everyone"]
+    assert colours.locator(".codeai-tok-keyword").all_inner_texts() == ["var", "exec"]
+    assert colours.locator(".codeai-tok-string").all_inner_texts() == ['"world"']
+    exec_text = colours.locator(".codeai-tok-exec").all_inner_texts()
+    assert exec_text == [" awk '{print $1}' /etc/hosts "]
+    # The colours lie exactly under the (transparent) text: same box, font and padding.
+    same = page.evaluate(
+        """() => {
+        const text = document.querySelector("#id_content");
+        const under = document.querySelector(".codeai-editor-highlight");
+        const a = text.getBoundingClientRect(), b = under.getBoundingClientRect();
+        const s = getComputedStyle(text), t = getComputedStyle(under);
+        return [a.x - b.x, a.y - b.y, a.width - b.width, a.height - b.height,
+                ...["fontFamily", "fontSize", "lineHeight", "paddingLeft", "paddingTop",
+                    "tabSize"].filter((key) => s[key] !== t[key])];
+        }"""
+    )
+    assert same == [0, 0, 0, 0]
+
+    # "Check" gives the diagnostics that saving stores; the gutter marks the line.
+    page.click(".codeai-editor-toolbar button")
+    page.wait_for_selector("text=✗ 1 problem(s)")
+    checked = page.locator(".codeai-problem").first.inner_text()
+    assert page.locator(".codeai-editor-gutter .codeai-error-line").inner_text() == "4"
+    shoot(page, "08-config-colours")
+    page.click("input[name=_save]")
+    page.wait_for_url("**/change/")
+    saved = page.locator(".field-problems .codeai-problem").first
+    saved.wait_for()
+    assert saved.inner_text() == checked
+    assert "line 4, column 7" in checked
