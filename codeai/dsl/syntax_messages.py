@@ -25,6 +25,7 @@ _NAME_KEYWORDS = {
     "WORKFLOW",
     "JOB",
 }
+_BINARY_OPERATORS = {"OR_OP", "AND_OP", "EQ_OP", "REL_OP", "PLUS", "MINUS", "MUL_OP"}
 _STATEMENT_START = {"VAR", "IF", "FOR", "FUNCTION", "EXEC", "CONFIG", "DATABASE", "AT"}
 _WORDS = {
     "NAME": "a name",
@@ -32,6 +33,9 @@ _WORDS = {
     "NUMBER": "a number",
     "FLOAT": "a decimal number such as 2.0",
     "EXEC": "an exec block",
+    "EQ_OP": "'==' or '!='",
+    "REL_OP": "'<', '<=', '>' or '>='",
+    "MUL_OP": "'*', '/' or '%'",
     "$END": "end of input",
 }
 _PUNCTUATION = {
@@ -46,6 +50,11 @@ _PUNCTUATION = {
     "EQUAL": "=",
     "DOT": ".",
     "AT": "@",
+    "OR_OP": "||",
+    "AND_OP": "&&",
+    "PLUS": "+",
+    "MINUS": "-",
+    "BANG": "!",
 }
 
 
@@ -79,11 +88,9 @@ def expected_phrase(expected: Collection[str]) -> str:
         names -= {"INTEGRATION", "WEBHOOK", "ENDPOINT", "WORKFLOW", "JOB"}
     if "NAME" in names and names >= _NAME_KEYWORDS:
         names -= _NAME_KEYWORDS
-    if len(names) > 8:  # an operator position: everything could follow
+    if names >= _BINARY_OPERATORS:  # after a complete operand
         parts.append("an operator")
-        if "NAME" in names:
-            parts.append("a name")
-        names = {n for n in names if n in ("RBRACE", "RPAR", "RSQB", "COMMA")}
+        names -= _BINARY_OPERATORS
     parts.extend(sorted(_terminal_text(n) for n in names))
     if not parts:
         return "something else"

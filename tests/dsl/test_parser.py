@@ -298,6 +298,23 @@ def test_syntax_errors_say_where_what_and_what_was_expected(source, message, pos
     assert (error.message, (error.line, error.column)) == (message, position)
 
 
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        # lark's own set here was that of the state after LALR's default reductions:
+        # "a statement, ')', '}' ..." inside an array, "'}'" at the top level, no operators.
+        ("var x = [1 2]", "expected an operator, ',' or ']' after '1', found '2'"),
+        ("var x = 1 )", "expected a statement, an operator or end of input after '1', found ')'"),
+        ("if a { var x = 1 )", "expected a statement, an operator or '}' after '1', found ')'"),
+        ("print(1", "expected an operator, ')' or ',' after '1', found end of input"),
+    ],
+)
+def test_expected_tokens_are_only_those_that_can_come_next(source, message):
+    with pytest.raises(DSLSyntaxError) as raised:
+        parse(source)
+    assert raised.value.message == message
+
+
 def test_syntax_error_shows_the_line_with_a_caret():
     with pytest.raises(DSLSyntaxError) as raised:
         parse("var ok = 1\nvar x = 1 +\n\nvar y = 2", filename="app.cai")
