@@ -97,6 +97,8 @@ Expression = (
 @dataclass
 class Block(Node):
     statements: list[Statement]
+    # Blocks nested in this one and itself: bounded, so tree walkers can recurse.
+    depth: int = internal()
 
 
 @dataclass

@@ -67,6 +67,25 @@ def _nesting(*children: ast.Expression) -> int:
     return depth
 
 
+def _inner_depth(statement: ast.Statement) -> int:
+    if isinstance(statement, ast.IfStmt):
+        return max(statement.then.depth, statement.else_.depth if statement.else_ else 0)
+    if isinstance(statement, (ast.ForLoop, ast.FunctionDecl)):
+        return statement.body.depth
+    return 0
+
+
+def _block(statements: list[ast.Statement], line: int, column: int) -> ast.Block:
+    """A block; an ``else if`` chain nests blocks without braces, so depth is counted on
+    the tree too (the lexer counts braces)."""
+    depth = 1 + max(map(_inner_depth, statements), default=0)
+    if depth > MAX_NESTING:
+        raise DSLSyntaxError(
+            f"blocks nested too deeply (more than {MAX_NESTING} levels)", line, column
+        )
+    return ast.Block(statements, depth=depth, line=line, column=column)
+
+
 def _keyword_values(children: tuple) -> dict[str, object]:
     """Map each keyword token of an ``X value`` clause list to the child that follows it."""
     values: dict[str, object] = {}
@@ -103,7 +122,7 @@ class _TreeBuilder(Transformer):
         return token
 
     def block(self, lbrace, *statements):
-        return ast.Block(list(statements), **_at(lbrace))
+        return _block(list(statements), lbrace.line, lbrace.column)
 
     def var_decl(self, keyword, name, value):
         return ast.VarDecl(str(name), value, **_at(keyword))
@@ -116,7 +135,7 @@ class _TreeBuilder(Transformer):
         if rest:
             alternative = rest[1]
             if isinstance(alternative, ast.IfStmt):  # "else if" is an else block holding an if
-                else_block = ast.Block([alternative], **_node_at(alternative))
+                else_block = _block([alternative], alternative.line, alternative.column)
             elif alternative.statements:  # an empty else block is no else (Go)
                 else_block = alternative
         return ast.IfStmt(condition, then, else_block, **_at(keyword))

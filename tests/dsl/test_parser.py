@@ -339,6 +339,7 @@ def test_check_turns_a_syntax_error_into_a_diagnostic():
     [
         "{" * (MAX_NESTING + 1),
         "if a " * (MAX_NESTING + 1) + "{",
+        "if a { } " + "else if a { } " * MAX_NESTING,  # nests without braces
         "var x = " + "[" * (MAX_NESTING + 1),
         "var x = " + "-" * (MAX_NESTING + 5) + "1",
         "var x = " + " + ".join(["1"] * (MAX_NESTING + 5)),
@@ -354,6 +355,7 @@ def test_deep_but_allowed_nesting_parses_and_validates():
     depth = MAX_NESTING - 1
     source = "if true { " * depth + "}" * depth + "\nvar x = " + "(" * 30 + "1" + ")" * 30
     assert check(source).valid
+    assert check("if a { } " + "else if a { } " * (MAX_NESTING - 1), predeclared=["a"]).valid
 
 
 def test_oversized_input_is_refused():
