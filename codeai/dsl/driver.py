@@ -3,15 +3,16 @@
 lark's own loop (``ParserState.feed_token``) pays per step for generic machinery: attribute
 look-ups, ``Rule`` objects as dictionary keys (hashed and compared in Python), grammar
 names that are ``Token`` objects (compared in Python). This loop runs the same table,
-flattened once into plain dictionaries, and calls the same callbacks. Errors are raised as
-lark's ``UnexpectedToken``; ``parser.py`` then asks lark's own interactive parser which
-tokens could have come next.
+flattened once into plain dictionaries, and calls the same callbacks.
+
+On an unexpected token it reports the terminals that can really come next: those the
+parser would shift from the state it was in before the reductions that LALR makes on any
+lookahead (lark's own ``expected`` is the state after them: too many and too few).
 """
 
 from __future__ import annotations
 
 from lark import Lark, Token
-from lark.exceptions import UnexpectedToken
 from lark.parsers.lalr_analysis import Shift
 
 from codeai.dsl.lexer import Source
@@ -64,17 +65,20 @@ class Driver:
         state_stack = [self.start_state]
         value_stack: list = []
         view = _ParserView(actions, state_stack)
-        token = None
+        token = previous = None
         for token in self.lexer.lex(_LexerState(source), view):
             kind = token.type
+            before = None  # the stack before this token's reductions, once there are any
             while True:
                 action = actions[state_stack[-1]].get(kind)
                 if action is None:
-                    raise _unexpected(token, actions[state_stack[-1]])
+                    raise self._unexpected(token, previous, before or state_stack)
                 if action.__class__ is int:
                     state_stack.append(action)
                     value_stack.append(token)
                     break
+                if before is None:
+                    before = state_stack[:]
                 size, callback, origin = action
                 if size:
                     children = value_stack[-size:]
@@ -84,11 +88,13 @@ class Driver:
                     children = []
                 value_stack.append(callback(children))
                 state_stack.append(gotos[state_stack[-1]][origin])
+            previous = token
         end = Token.new_borrow_pos("$END", "", token) if token else Token("$END", "", 0, 1, 1)
+        before = state_stack[:]
         while True:
             action = actions[state_stack[-1]].get("$END")
             if action is None or action.__class__ is int:
-                raise _unexpected(end, actions[state_stack[-1]])
+                raise self._unexpected(end, previous, before)
             size, callback, origin = action
             if size:
                 children = value_stack[-size:]
@@ -102,6 +108,36 @@ class Driver:
             if state_stack[-1] == end_state:
                 return value
 
+    def _unexpected(self, token: Token, previous: Token | None, stack: list[int]):
+        expected = {name for name in self.actions[stack[-1]] if self._shifts(stack, name)}
+        return UnexpectedTokenError(token, previous, expected)
+
+    def _shifts(self, stack: list[int], terminal: str) -> bool:
+        """Whether ``terminal`` would be shifted, after the reductions it calls for."""
+        stack = list(stack)
+        while True:
+            action = self.actions[stack[-1]].get(terminal)
+            if action is None:
+                return False
+            if action.__class__ is int:
+                return True
+            size, _callback, origin = action
+            if size:
+                del stack[-size:]
+            stack.append(self.gotos[stack[-1]][origin])
+            if terminal == "$END" and stack[-1] == self.end_state:
+                return True
+
+
+class UnexpectedTokenError(Exception):
+    """``token`` cannot follow ``previous``; ``expected``: the terminals that can."""
+
+    def __init__(self, token: Token, previous: Token | None, expected: set[str]) -> None:
+        super().__init__(token)
+        self.token = token
+        self.previous = previous
+        self.expected = expected
+
 
 class _LexerState:
     """The one field of lark's LexerState that the lexer reads."""
@@ -110,7 +146,3 @@ class _LexerState:
 
     def __init__(self, text: Source) -> None:
         self.text = text
-
-
-def _unexpected(token: Token, row: dict[str, object]) -> UnexpectedToken:
-    return UnexpectedToken(token, {name for name in row if name.isupper()})

@@ -8,10 +8,9 @@ from functools import cache
 from pathlib import Path
 
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedToken
 
 from codeai.dsl import ast
-from codeai.dsl.driver import Driver
+from codeai.dsl.driver import Driver, UnexpectedTokenError
 from codeai.dsl.errors import DSLSyntaxError
 from codeai.dsl.lexer import MAX_NESTING, DSLLexer, Source
 from codeai.dsl.syntax_messages import describe_unexpected_token
@@ -567,28 +566,11 @@ def keywords() -> list[str]:
 def _parse_statements(source: Source) -> list[ast.Statement]:
     try:
         return _driver().parse(source)
-    except UnexpectedToken as error:
-        raise _unexpected_token(error, source) from None
-
-
-def _unexpected_token(error: UnexpectedToken, source: Source) -> DSLSyntaxError:
-    """Say which tokens can really come next: lark's ``expected`` is the set of the state
-    where the error showed, after reductions that LALR makes on any lookahead; the tokens
-    the parser accepts just before the offending one are the exact set."""
-    token = error.token
-    interactive = _lark().parse_interactive(Source(source.text, go_reading=source.go_reading))
-    previous = None
-    expected = error.expected
-    try:
-        for current in interactive.iter_parse():
-            if token.type != "$END" and current.start_pos == token.start_pos:
-                break
-            previous = current
-        expected = interactive.accepts()
-    except (UnexpectedToken, DSLSyntaxError):
-        pass  # the re-run stopped elsewhere: keep lark's set
-    message, line, column = describe_unexpected_token(token, expected, previous, source.text)
-    return DSLSyntaxError(message, line, column)
+    except UnexpectedTokenError as error:
+        message, line, column = describe_unexpected_token(
+            error.token, error.expected, error.previous, source.text
+        )
+        raise DSLSyntaxError(message, line, column) from None
 
 
 def _parse_text(text: str) -> list[ast.Statement]:
