@@ -1,9 +1,9 @@
-"""The lexer lark's LALR parser pulls tokens from.
+"""The lexer that the LALR loop (``driver.py``) pulls tokens from.
 
 One regex match per token (whitespace and comments are skipped by the same match), and
 the parser's state decides what a word is: a keyword where the state accepts that keyword,
 otherwise a NAME (dsl.md change 4; the eight reserved words are always keywords). That is
-what lark's contextual lexer decides too, in a third of its time, and with Go's whole-word
+what lark's contextual lexer decides too, in less time, and with Go's whole-word
 keywords (``jwtissuer`` is one name, not ``jwt`` ``issuer``).
 
 Exec text is scanned here by hand (dsl.md change 8): outside quotes braces nest and the

@@ -536,7 +536,7 @@ def _split_members(items, field_type):
 
 @cache
 def _lark() -> Lark:
-    """The parser, built once per process (``codeai.dsl`` builds it at import)."""
+    """lark's tables, lexer and tree callbacks for the grammar; ``prepare()`` builds them."""
     grammar = (Path(__file__).with_name("grammar.lark")).read_text(encoding="utf-8")
     return Lark(
         grammar,

@@ -102,6 +102,13 @@ def test_every_program_go_accepts_keeps_its_exec_text(source, commands):
     assert list(exec_texts(parse(source).statements)) == commands
 
 
+def test_keywords_are_whole_words():
+    # lark's contextual lexer read "jwtissuer" as "jwt" "issuer"; Go's keywords are \b-bounded.
+    with pytest.raises(DSLSyntaxError) as raised:
+        parse('auth a { method jwtissuer "i" }')
+    assert raised.value.message.endswith("found 'jwtissuer'")
+
+
 def test_string_escapes_are_decoded():
     assert only(r'var s = "a\"b\\c\nd\te\rf\q"').value.value == 'a"b\\c\nd\te\rf\\q'
 
