@@ -16,7 +16,7 @@ from codeai.dsl.lexer import MAX_NESTING, DSLLexer, Source
 from codeai.dsl.syntax_messages import describe_unexpected_token
 
 MAX_SOURCE_CHARS = 5_000_000
-# Expressions may nest as deep as blocks (MAX_NESTING, counted by the lexer).
+# MAX_NESTING (the lexer's) bounds the nesting of blocks and of expressions alike.
 __all__ = ["MAX_NESTING", "MAX_SOURCE_CHARS", "parse"]
 
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r"}
