@@ -7,7 +7,7 @@ from codeai.dsl.ast import Program
 from codeai.dsl.check import CheckResult, check
 from codeai.dsl.errors import Diagnostic, DSLError, DSLRuntimeError, DSLSyntaxError
 from codeai.dsl.interpreter import RunResult, run
-from codeai.dsl.parser import keywords, parse, prepare
+from codeai.dsl.parser import keywords, parse
 from codeai.dsl.serialize import to_json
 from codeai.dsl.validator import validate
 
@@ -22,7 +22,6 @@ __all__ = [
     "check",
     "keywords",
     "parse",
-    "prepare",
     "run",
     "to_json",
     "validate",

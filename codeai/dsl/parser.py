@@ -536,7 +536,8 @@ def _split_members(items, field_type):
 
 @cache
 def _lark() -> Lark:
-    """lark's tables, lexer and tree callbacks for the grammar; ``prepare()`` builds them."""
+    """lark's tables, lexer and tree callbacks for the grammar: built on first use, once per
+    process (about 0.2 s; at boot it would slow every web worker's start)."""
     grammar = (Path(__file__).with_name("grammar.lark")).read_text(encoding="utf-8")
     return Lark(
         grammar,
@@ -550,12 +551,6 @@ def _lark() -> Lark:
 @cache
 def _driver() -> Driver:
     return Driver(_lark())
-
-
-def prepare() -> None:
-    """Build the grammar tables now (about 0.2 s, once per process) instead of in the first
-    request that parses."""
-    _driver()
 
 
 def keywords() -> list[str]:

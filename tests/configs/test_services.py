@@ -8,7 +8,6 @@ from codeai.exceptions import Conflict
 from configs.models import Config
 from configs.services import config_check, config_create, config_delete, config_update
 from deployments.services import deployment_create
-from tests.codeai.test_settings import run_python
 
 VALID = 'var name = "world"\nexec { echo hello }\n'
 INVALID = "print(nobody)\n"
@@ -75,14 +74,3 @@ def test_delete_of_an_unused_config():
     config_delete(config=config)
 
     assert not Config.objects.exists()
-
-
-def test_the_dsl_grammar_is_built_when_django_starts_not_in_a_request(tmp_path):
-    # A fresh interpreter: django.setup() (what web and worker processes do at start)
-    # leaves the grammar tables built, so no request pays for them.
-    probe = (
-        "import django; django.setup()\n"
-        "from codeai.dsl.parser import _driver\n"
-        "print(_driver.cache_info().currsize)"
-    )
-    assert run_python(tmp_path, "-c", probe).stdout.strip() == "1"
