@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from codeai import dsl
 from codeai.admin_site import LeanChangeList, ServiceModelAdmin, status_badge
 from configs.models import Config
 from configs.services import (
@@ -27,7 +28,8 @@ from configs.services import (
 
 class CodeEditorWidget(forms.Textarea):
     """A textarea in a monospace editor frame with a line-number gutter (drawn by
-    editor.js, which also marks the lines that have problems)."""
+    editor.js, which also marks the lines that have problems and colours the DSL syntax
+    with the keywords listed here)."""
 
     class Media:
         js = ["codeai/admin/editor.js"]
@@ -39,9 +41,11 @@ class CodeEditorWidget(forms.Textarea):
     def render(self, name: str, value: Any, attrs: Any = None, renderer: Any = None) -> str:
         textarea = super().render(name, value, attrs, renderer)
         return format_html(
-            '<div class="codeai-editor-wrap"><div class="codeai-editor" data-check-url="{}">'
-            '<div class="codeai-editor-gutter" aria-hidden="true"></div>{}</div></div>',
+            '<div class="codeai-editor-wrap"><div class="codeai-editor" data-check-url="{}" '
+            'data-keywords="{}"><div class="codeai-editor-gutter" aria-hidden="true"></div>{}'
+            "</div></div>",
             reverse("admin:configs_config_check"),
+            " ".join(dsl.keywords()),
             textarea,
         )
 

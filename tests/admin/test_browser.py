@@ -39,6 +39,7 @@ CHROMIUM_ARGS = [
 PASSWORD = "browser-pw-123456"
 BROKEN_CONFIG = 'var who = "world"\nvar pause = "0.5"\nprint(missing)\n'
 FIXED_CONFIG = (
+    "// greets a few times\n"
     'var who = "world"\n'
     'var pause = "0.5"\n'
     "var rounds = 10\n"
@@ -144,9 +145,14 @@ def test_operator_session_from_config_to_cancelled_run(browser, live_server, sho
     page.goto(f"{admin}/configs/config/add/")
     page.fill("#id_name", "greeter")
     page.fill("#id_content", BROKEN_CONFIG)
+    # "Check" reports what saving stores.
+    page.click(".codeai-editor-toolbar button")
+    page.wait_for_selector("text=✗ 1 problem(s)")
+    checked = page.locator(".codeai-problem").first.inner_text()
     page.click("input[name=_save]")
-    problem = page.locator(".codeai-problem").first
+    problem = page.locator(".field-problems .codeai-problem").first
     problem.wait_for()
+    assert problem.inner_text() == checked
     assert "line 3, column 7" in problem.inner_text()
     assert "undefined variable 'missing'" in problem.inner_text()
     assert "3 | print(missing)" in problem.locator("pre").inner_text()
@@ -156,6 +162,32 @@ def test_operator_session_from_config_to_cancelled_run(browser, live_server, sho
 
     # The "Check" button says so before saving; then fix and save.
     page.fill("#id_content", FIXED_CONFIG)
+    # The DSL is coloured under the (transparent) text, character for character.
+    colours = page.locator(".codeai-editor-highlight")
+    assert colours.inner_text() == FIXED_CONFIG + "\n"
+    assert colours.locator(".codeai-tok-comment").all_inner_texts() == ["// greets a few times"]
+    assert colours.locator(".codeai-tok-keyword").all_inner_texts() == ["var"] * 3 + ["exec"]
+    assert colours.locator(".codeai-tok-string").all_inner_texts() == [
+        '"world"',
+        '"0.5"',
+        '"starting"',
+    ]
+    assert colours.locator(".codeai-tok-exec").all_inner_texts() == [
+        FIXED_CONFIG.split("{", 1)[1][:-2]
+    ]
+    offsets = page.evaluate(
+        """() => {
+        const text = document.querySelector("#id_content");
+        const under = document.querySelector(".codeai-editor-highlight");
+        const a = text.getBoundingClientRect(), b = under.getBoundingClientRect();
+        const s = getComputedStyle(text), t = getComputedStyle(under);
+        return [a.x - b.x, a.y - b.y, a.width - b.width, a.height - b.height,
+                ...["fontFamily", "fontSize", "lineHeight", "paddingLeft", "paddingTop",
+                    "tabSize"].filter((key) => s[key] !== t[key])];
+        }"""
+    )
+    assert offsets == [0, 0, 0, 0]
+    shoot(page, "03a-config-colours")
     page.click(".codeai-editor-toolbar button")
     page.wait_for_selector("text=✓ no problems")
     # ... and its verdict replaces the stored one's panel, which no longer applies.

@@ -93,6 +93,8 @@ CHANGED: dict[str, tuple[int, dict]] = {
     ),
     # 7. Modifier arguments are symbolic values, not variable references.
     "534-val-model-default-bare-identifier": (7, {"validate": "ok", "error_contains": []}),
+    # 7. String and number args of logic steps are values, not malformed identifiers.
+    "585-epv-numeric-args-flagged": (7, {"validate": "ok", "error_contains": []}),
 }
 
 
