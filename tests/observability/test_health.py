@@ -13,7 +13,7 @@ from tests.observability.conftest import free_port
 
 pytestmark = pytest.mark.django_db
 
-ALL_CHECKS = {"database", "cache", "broker", "disk", "memory"}
+ALL_CHECKS = {"database", "cache", "broker", "disk", "memory", "sandbox"}
 
 
 def test_health_answers_healthy_with_every_check(client):
