@@ -4,6 +4,8 @@ behaviour both inside the bubblewrap sandbox and without it (CODEAI_EXEC_SANDBOX
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -14,7 +16,9 @@ from executions.runner import (
     CappedOutput,
     CommandResult,
     Sandbox,
+    SandboxUnavailable,
     StopReason,
+    changes_program_loading,
     command_environment,
     remove_stale_scratch_folders,
     run_command,
@@ -192,3 +196,106 @@ def test_only_scratch_folders_older_than_any_run_are_removed():
         assert remove_stale_scratch_folders(older_than=600) >= 1
         assert Path(live).is_dir()
         assert not Path(left_behind).exists()
+
+
+def test_hidden_folders_are_empty_and_read_only_and_hidden_files_unreadable():
+    # Outside /tmp (which the sandbox replaces anyway): hidden by name.
+    folder = Path(tempfile.mkdtemp(prefix="codeai-runner-test-", dir="/var/tmp"))
+    try:
+        (folder / "data").mkdir()
+        (folder / "data" / "db.sqlite3").write_text("data-folder-secret")
+        (folder / "key").write_text("secret-file-content")
+        sandbox = Sandbox(hidden=(str(folder / "data"), str(folder / "key"), "/nonexistent"))
+        result, output = run(
+            f"ls -A {folder}/data; cat {folder}/key; touch {folder}/data/x; echo end",
+            sandbox=sandbox,
+        )
+        assert result.exit_code == 0
+        assert output == (
+            f"cat: {folder}/key: Permission denied\n"
+            f"touch: cannot touch '{folder}/data/x': Read-only file system\nend\n"
+        )
+        assert sorted(p.name for p in folder.rglob("*")) == ["data", "db.sqlite3", "key"]
+    finally:
+        shutil.rmtree(folder)
+
+
+def test_the_sandboxed_root_is_read_only_and_tmp_private():
+    token = uuid.uuid4().hex
+    _, output = run(
+        f"touch /var/tmp/{token}; echo x > /tmp/{token}; ls /tmp | grep -c codeai-exec-",
+        sandbox=Sandbox(),
+    )
+    assert output == f"touch: cannot touch '/var/tmp/{token}': Read-only file system\n1\n"
+    assert not Path(f"/var/tmp/{token}").exists()
+    assert not Path(f"/tmp/{token}").exists()
+
+
+def test_other_steps_scratch_folders_are_out_of_sight():
+    with scratch_folder() as other:
+        Path(other, "theirs").write_text("another step's file")
+        _, output = run(f"ls {other}; echo $?", sandbox=Sandbox())
+    assert output.endswith("\n2\n")
+    assert "theirs" not in output
+
+
+def test_with_the_network_off_only_loopback_is_left():
+    _, on = run("tail -n +3 /proc/net/dev | cut -d: -f1", sandbox=Sandbox())
+    _, off = run("tail -n +3 /proc/net/dev | cut -d: -f1", sandbox=Sandbox(network=False))
+    assert off.split() == ["lo"]
+    assert set(on.split()) > {"lo"}
+
+
+def test_a_sandbox_that_cannot_be_set_up_raises_and_runs_nothing():
+    chunks: list[bytes] = []
+    with pytest.raises(SandboxUnavailable) as raised:
+        run_command(
+            "echo never",
+            cwd="/nonexistent/codeai-exec-gone",
+            env=command_environment({}, home="/nonexistent/codeai-exec-gone"),
+            timeout=10,
+            idle_timeout=10,
+            on_output=chunks.append,
+            check=lambda: None,
+            sandbox=Sandbox(),
+        )
+    assert str(raised.value) == (
+        "sandbox unavailable: bwrap: Can't find source path /nonexistent/codeai-exec-gone: "
+        "No such file or directory"
+    )
+    assert chunks == []
+
+
+def test_bwrap_starts_with_an_empty_environment(monkeypatch):
+    monkeypatch.setenv("CODEAI_DB_PASSWORD", "server-secret")
+    _, output = run("tr '\\000' '\\n' < /proc/1/environ | wc -c", sandbox=Sandbox())
+    assert output == "0\n"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "LD_PRELOAD",
+        "LD_LIBRARY_PATH",
+        "LD_AUDIT",
+        "BASH_ENV",
+        "ENV",
+        "PYTHONSTARTUP",
+        "PYTHONPATH",
+        "PYTHONHOME",
+        "PERL5LIB",
+        "PERL5OPT",
+        "NODE_OPTIONS",
+        "GCONV_PATH",
+        "GLIBC_TUNABLES",
+        "RUBYOPT",
+        "JAVA_TOOL_OPTIONS",
+    ],
+)
+def test_variables_that_change_program_loading_are_recognised(name):
+    assert changes_program_loading(name)
+
+
+@pytest.mark.parametrize("name", ["LD", "PATHS", "ld_preload", "ENVIRONMENT", "PYTHON"])
+def test_ordinary_variable_names_are_not_loading_variables(name):
+    assert not changes_program_loading(name)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -230,15 +231,54 @@ class TestEscapes:
         assert sleeping(token) == []
 
 
-def _unprivileged_command() -> list[str]:
-    """How to start the worker as `nobody` from this (root) test process."""
+# Run as root: make the interpreter reachable in a private mount namespace when it lives
+# under a folder other users cannot enter (pyenv in root's 0700 HOME), then become nobody.
+_REACH_THE_INTERPRETER = (
+    'set -e; blocked=$1 prefix=$2; shift 2; keep=$(mktemp -d); mount --bind "$prefix" "$keep"; '
+    'mount -t tmpfs -o mode=0755 codeai-test "$blocked"; mkdir -p "$prefix"; '
+    'mount --move "$keep" "$prefix"; rmdir "$keep"; exec "$@"'
+)
+
+
+def _blocked_ancestor(path: Path) -> Path | None:
+    for folder in reversed(path.parents):
+        if not folder.stat().st_mode & 0o001:
+            return folder
+    return None
+
+
+def _unprivileged_command() -> tuple[list[str], pwd.struct_passwd | None]:
+    """How to start the worker as `nobody` from this test process (when it is root)."""
     if os.geteuid() != 0:
-        return []  # the suite itself runs unprivileged: so does every worker it starts
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        missing("setpriv (util-linux) is not installed")
+        return [], None  # the suite itself runs unprivileged: so does every worker it starts
+    tools = {name: shutil.which(name) for name in ("setpriv", "unshare")}
+    if None in tools.values():
+        missing("setpriv and unshare (util-linux) are needed to run a worker as nobody")
     nobody = pwd.getpwnam("nobody")
-    return [setpriv, f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups"]
+    prefix = [
+        tools["setpriv"],
+        f"--reuid={nobody.pw_uid}",
+        f"--regid={nobody.pw_gid}",
+        "--clear-groups",
+    ]
+    interpreter = Path(sys.base_prefix).resolve()
+    blocked = _blocked_ancestor(interpreter / "bin")
+    if blocked is not None:
+        prefix = [
+            tools["unshare"],
+            "--mount",
+            "--propagation",
+            "private",
+            "--",
+            "/bin/sh",
+            "-c",
+            _REACH_THE_INTERPRETER,
+            "sh",
+            str(blocked),
+            str(interpreter),
+            *prefix,
+        ]
+    return prefix, nobody
 
 
 def test_a_worker_run_as_an_unprivileged_user_sandboxes_its_steps(
@@ -248,11 +288,11 @@ def test_a_worker_run_as_an_unprivileged_user_sandboxes_its_steps(
     if not uses_postgres():
         # The embedded pass keeps its database and broker in a folder only root may enter.
         pytest.skip("runs in the PostgreSQL pass, on its database and Redis broker")
-    prefix = _unprivileged_command()
+    prefix, user = _unprivileged_command()
     data = Path(tempfile.mkdtemp(prefix="codeai-sandbox-nobody-", dir="/var/tmp"))
     try:
-        if prefix:
-            os.chown(data, int(prefix[1].split("=")[1]), int(prefix[2].split("=")[1]))
+        if user is not None:
+            os.chown(data, user.pw_uid, user.pw_gid)
         _purge_queues()
         worker = start_worker(
             tmp_path_factory.mktemp("unprivileged-worker") / "worker.log",
@@ -276,7 +316,7 @@ def test_a_worker_run_as_an_unprivileged_user_sandboxes_its_steps(
 
     assert execution.status == ExecutionStatus.SUCCEEDED, execution.output
     uid, *rest = execution.output.splitlines()
-    assert uid == str(os.geteuid() if not prefix else pwd.getpwnam("nobody").pw_uid)
+    assert uid == str(os.geteuid() if user is None else user.pw_uid)
     assert SERVER_SECRET not in execution.output
     assert int(rest[0]) <= 8  # its own few processes
     assert rest[-1] == "end"
