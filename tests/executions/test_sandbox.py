@@ -53,7 +53,7 @@ def secrets_folder() -> Iterator[Path]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="class")  # gone before the tests below start their own workers
 def sandbox_worker(
     django_db_setup, django_db_blocker, tmp_path_factory, secrets_folder
 ) -> Iterator[Worker]:
