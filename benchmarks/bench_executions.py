@@ -258,7 +258,10 @@ def main() -> None:
                 for created, started in paced.values_list("created_at", "started_at")
             ]
             step_ms = [steps[0]["duration_ms"] for steps in paced.values_list("steps", flat=True)]
-            run_ms = list(paced.values_list("duration_ms", flat=True))
+            run_ms = [
+                (completed - started).total_seconds() * 1000
+                for started, completed in paced.values_list("started_at", "completed_at")
+            ]
 
             # 3: a burst from 4 threads.
             burst_ids: list[str] = []
