@@ -124,7 +124,7 @@ def _inside(path: str, folders: list[str]) -> bool:
 class Sandbox:
     """bubblewrap's confinement of a step. ``hidden`` lists what holds secrets (folders
     become empty and read-only, files unreadable); ``network=False`` adds a network
-    namespace with only loopback."""
+    namespace with only loopback and an empty /run."""
 
     hidden: tuple[str, ...] = ()
     network: bool = True
@@ -137,6 +137,8 @@ class Sandbox:
             raise SandboxUnavailable("bwrap is not installed (Debian package bubblewrap)")
         scratch = os.path.realpath(scratch)
         private = ["/tmp", os.path.dirname(scratch)]  # fresh tmpfs: nothing of the host's
+        if not self.network:
+            private.append("/run")  # its Unix sockets (PostgreSQL, Redis) are network too
         folders: list[str] = []
         files: list[str] = []
         for path in sorted({os.path.realpath(path) for path in self.hidden}, key=len):

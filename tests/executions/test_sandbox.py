@@ -354,3 +354,14 @@ def test_without_bwrap_an_execution_fails_and_never_runs_unsandboxed(
         "sandbox unavailable: bwrap is not installed (Debian package bubblewrap)"
     )
     assert not marker.exists()
+
+
+def test_the_hidden_paths_are_everything_that_holds_the_servers_secrets():
+    hidden = set(settings.EXEC_HIDDEN_PATHS)
+    assert {
+        str(settings.DATA_DIR),
+        os.path.expanduser("~/.codeai.yaml"),
+        "/etc/codeai",  # config.yaml and the systemd unit's environment file
+        str(Path.cwd() / ".env"),  # `make run` and django-environ read it
+        os.path.expanduser("~"),
+    } <= hidden
