@@ -61,7 +61,7 @@ def check_broker() -> None:
 
     with app.connection_for_write() as conn:
         transport = conn.transport_cls
-        if transport == "filesystem":
+        if settings.CELERY_BROKER_URL.startswith("filesystem"):
             # Nothing to connect to: the folders must be there and writable.
             options = conn.transport_options
             for key in ("data_folder_in", "data_folder_out"):
