@@ -44,6 +44,7 @@ class CodeAIAdminSite(admin.AdminSite):
     site_header = "CodeAI"
     site_title = "CodeAI admin"
     index_title = "Operations"
+    site_url = "/api/docs/"  # "View site": the site is its API
     index_template = "admin/codeai/index.html"
     login_form = RoleAuthenticationForm
 

@@ -247,7 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
         f"Consume the {WORKER_QUEUES} queues (SIGTERM: finish running tasks, then stop).",
         [database],
     )
-    start.add_argument("--beat", action="store_true", help="also run the periodic scheduler")
+    start.add_argument(
+        "--beat", action="store_true", help="also run beat (optional: duties run in every worker)"
+    )
     start.add_argument(
         "--concurrency", type=int, help="worker processes (default: CPUs, capped by a cgroup quota)"
     )
@@ -255,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
         worker_actions,
         "beat",
         worker_beat,
-        "Run only the periodic scheduler (one per deployment).",
+        "Run only Celery beat (optional: the periodic duties run in every worker).",
         [database],
     )
 

@@ -12,6 +12,7 @@ and the ``codeai`` command can all use it before Django is configured.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -117,6 +118,22 @@ def _path(text: str) -> str:
     return text
 
 
+def _networks(text: str) -> list[str]:
+    """Comma-separated addresses or CIDR blocks, each normalised (``10.0.0.1/8`` is refused)."""
+    return [str(ipaddress.ip_network(part, strict=True)) for part in _csv(text)]
+
+
+_RATE = re.compile(r"[1-9]\d*/(s|sec|second|m|min|minute|h|hour|d|day)")
+
+
+def _rate(text: str) -> str:
+    """A request rate as DRF reads it: a count per second, minute, hour or day."""
+    value = text.strip().lower()
+    if not _RATE.fullmatch(value):
+        raise ValueError
+    return value
+
+
 @dataclass(frozen=True)
 class Option:
     """One setting: its variable, where it sits in the YAML file and how it is parsed."""
@@ -136,6 +153,7 @@ _POSITIVE = _int_in(1)
 _DURATION_WORDS = "a duration such as 15s, 5m or 1h"
 # Configs of a megabyte must always fit, whatever an operator lowers the limit to.
 MIN_CONFIG_BYTES = 1_000_000
+_RATE_WORDS = "a count per s, min, hour or day such as 120/min"
 
 OPTIONS: tuple[Option, ...] = (
     # Server
@@ -196,6 +214,14 @@ OPTIONS: tuple[Option, ...] = (
         "false",
         "true or false",
         ("server", "secure_ssl_redirect"),
+    ),
+    Option(
+        "CODEAI_SECURE_COOKIES",
+        "server",
+        _parse_bool,
+        None,  # unset: follows CODEAI_SECURE_SSL_REDIRECT
+        "true or false",
+        ("server", "secure_cookies"),
     ),
     Option(
         "CODEAI_SECURE_HSTS_SECONDS",
@@ -399,6 +425,46 @@ OPTIONS: tuple[Option, ...] = (
         _DURATION_WORDS,
         ("auth", "jwt", "refresh_ttl"),
     ),
+    Option(
+        "CODEAI_JWT_LEEWAY",
+        "auth",
+        _COUNT,
+        "30",
+        "a whole number of seconds",
+        ("auth", "jwt", "leeway"),
+    ),
+    Option(
+        "CODEAI_TRUSTED_PROXIES",
+        "auth",
+        _networks,
+        None,
+        "comma-separated addresses or CIDR blocks such as 10.0.0.0/8",
+        ("auth", "trusted_proxies"),
+    ),
+    Option(
+        "CODEAI_RATE_LIMIT_ANON",
+        "auth",
+        _rate,
+        "120/min",
+        _RATE_WORDS,
+        ("auth", "rate_limit", "anon"),
+    ),
+    Option(
+        "CODEAI_RATE_LIMIT_USER",
+        "auth",
+        _rate,
+        "1200/min",
+        _RATE_WORDS,
+        ("auth", "rate_limit", "user"),
+    ),
+    Option(
+        "CODEAI_RATE_LIMIT_AUTH",
+        "auth",
+        _rate,
+        "20/min",
+        _RATE_WORDS,
+        ("auth", "rate_limit", "auth"),
+    ),
     # Metrics
     Option(
         "CODEAI_METRICS_ENABLED",
@@ -539,6 +605,32 @@ OPTIONS: tuple[Option, ...] = (
         "60s",
         _DURATION_WORDS,
         ("executions", "heartbeat_grace"),
+    ),
+    Option(
+        "CODEAI_EXEC_QUEUE_GRACE",
+        "executions",
+        parse_duration,
+        "120s",
+        _DURATION_WORDS,
+        ("executions", "queue_grace"),
+    ),
+    # bwrap: every exec step runs in a bubblewrap sandbox; off: unconfined (warned about).
+    Option(
+        "CODEAI_EXEC_SANDBOX",
+        "executions",
+        _choice("bwrap", "off"),
+        "bwrap",
+        "bwrap or off",
+        ("executions", "sandbox"),
+    ),
+    # off: sandboxed steps get a network namespace with loopback only.
+    Option(
+        "CODEAI_EXEC_NETWORK",
+        "executions",
+        _parse_bool,
+        "on",
+        "on or off",
+        ("executions", "network"),
     ),
 )
 

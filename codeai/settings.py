@@ -7,12 +7,14 @@ values onto Django, DRF, Celery and the libraries around them.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import sys
 from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp import constants as csp_constants
 from kombu import Queue
 
 from codeai import conf
@@ -61,6 +63,9 @@ INSTALLED_APPS = [
     "corsheaders",
     "rest_framework",
     "rest_framework_simplejwt",
+    "rest_framework_simplejwt.token_blacklist",
+    "axes",
+    "csp",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -69,6 +74,7 @@ INSTALLED_APPS = [
     "configs",
     "deployments",
     "executions",
+    "duties",
 ]
 
 MIDDLEWARE = [
@@ -83,6 +89,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: refuses a locked-out admin login with its own page.
+    "axes.middleware.AxesMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
@@ -222,8 +231,42 @@ else:
             "TIMEOUT": CACHE_TIMEOUT,
         }
     }
+# Throttle counts, admin login failures and the JWKS keys must be one store for every process
+# of the server, never process memory: the Redis of the cache when configured; else with
+# PostgreSQL a table of it (created by a migration), which every host reaches; else (SQLite:
+# one host) files in the data folder, which every embedded process shares, so requests add
+# no writes queued behind SQLite's single writer.
+SHARED_CACHE = "shared"
+SHARED_CACHE_TABLE = "codeai_shared_cache"
+if CODEAI["CODEAI_CACHE_TYPE"] == "redis":
+    CACHES[SHARED_CACHE] = CACHES["default"]
+elif USE_POSTGRES:
+    CACHES[SHARED_CACHE] = {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": SHARED_CACHE_TABLE,
+        "KEY_PREFIX": CODEAI["CODEAI_CACHE_PREFIX"],
+        "TIMEOUT": CACHE_TIMEOUT,
+        "OPTIONS": {"MAX_ENTRIES": 10000},
+    }
+else:
+    CACHES[SHARED_CACHE] = {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": DATA_DIR / "shared-cache",
+        "KEY_PREFIX": CODEAI["CODEAI_CACHE_PREFIX"],
+        "TIMEOUT": CACHE_TIMEOUT,
+        "OPTIONS": {"MAX_ENTRIES": 10000},
+    }
+    # django-axes warns that a file cache's add/incr are not atomic across processes: two
+    # failures of one username in the same instant may count once. The database cache's
+    # incr is no more atomic (a read, then a write), and counting stays per server.
+    SILENCED_SYSTEM_CHECKS = ["axes.W001"]
 
 # --- Passwords, i18n, static files ----------------------------------------------------
+# Axes first: it refuses a locked-out username or address before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -265,19 +308,32 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = not DEBUG
-CSRF_COOKIE_SECURE = not DEBUG
 SESSION_COOKIE_AGE = 8 * 3600
 # TLS usually ends at a proxy or ingress: trust its X-Forwarded-Proto, and keep the probes
 # and scrapes, which come over plain HTTP from inside the cluster, out of the redirect.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = CODEAI["CODEAI_SECURE_SSL_REDIRECT"]
+# Secure cookies where the site is served over HTTPS (redirected there, or said so): over
+# plain HTTP a browser keeps no Secure cookie, and the admin login fails CSRF verification.
+SECURE_COOKIES = (
+    SECURE_SSL_REDIRECT
+    if CODEAI["CODEAI_SECURE_COOKIES"] is None
+    else CODEAI["CODEAI_SECURE_COOKIES"]
+)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_COOKIES
 SECURE_REDIRECT_EXEMPT = [r"^health", r"^ready", r"^live", r"^" + CODEAI["CODEAI_METRICS_PATH"][1:]]
 SECURE_HSTS_SECONDS = CODEAI["CODEAI_SECURE_HSTS_SECONDS"]
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
+# The allowed hosts, as origins: each scheme, with and without the port served (a
+# ".example.com" host allows its subdomains too).
 CSRF_TRUSTED_ORIGINS = [
-    f"{scheme}://{host}" for host in ALLOWED_HOSTS if host != "*" for scheme in ("http", "https")
+    f"{scheme}://{name}{port}"
+    for host in ALLOWED_HOSTS
+    if host != "*"
+    for name in ((host[1:], f"*{host}") if host.startswith(".") else (host,))
+    for scheme in ("http", "https")
+    for port in ("", f":{CODEAI['CODEAI_PORT']}")
 ]
 # Bodies over CODEAI_MAX_REQUEST_BYTES are refused (413) by codeai.middleware before anything
 # reads them; Django's own bound for form bodies (the admin) is the same number.
@@ -285,6 +341,47 @@ MAX_REQUEST_BYTES = CODEAI["CODEAI_MAX_REQUEST_BYTES"]
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
 # Config text over this many bytes (UTF-8) is refused (413) by configs.services.
 MAX_CONFIG_BYTES = CODEAI["CODEAI_MAX_CONFIG_BYTES"]
+
+# --- Client address, admin login limit, Content-Security-Policy ------------------------
+# The socket peer, or behind these proxies the right-most X-Forwarded-For hop that is not one
+# of them (codeai.client_address): for every throttle and for the admin login limit.
+TRUSTED_PROXIES = CODEAI["CODEAI_TRUSTED_PROXIES"] or []
+
+# django-axes: 5 failed admin logins for one username, or from one address, lock that username
+# or address out for 15 minutes (each further failure restarts the 15 minutes); counted in the
+# shared cache beside the throttles. `manage.py axes_reset_username NAME` (or `axes_reset_ip`)
+# unlocks at once. Wrong passwords on the token endpoint count too; that endpoint itself is
+# limited by its throttle (CODEAI_RATE_LIMIT_AUTH).
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_CACHE = SHARED_CACHE
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "codeai.client_address.client_address"
+AXES_ONLY_ADMIN_SITE = True
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+# The cache handler keeps no rows: axes' own admin pages would always be empty.
+AXES_ENABLE_ADMIN = False
+AXES_VERBOSE = False
+
+# django-csp 4 (the DIRECTIVES dict; 3.x's CSP_* settings are gone): scripts only from this
+# origin, so no injected markup can run code. Inline styles stay allowed: the admin's bars
+# and Swagger UI set style attributes, and styles cannot run code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp_constants.SELF],
+        "script-src": [csp_constants.SELF],
+        "style-src": [csp_constants.SELF, csp_constants.UNSAFE_INLINE],
+        "img-src": [csp_constants.SELF, "data:"],
+        "font-src": [csp_constants.SELF, "data:"],
+        "connect-src": [csp_constants.SELF],
+        "object-src": [csp_constants.NONE],
+        "base-uri": [csp_constants.SELF],
+        "form-action": [csp_constants.SELF],
+        "frame-ancestors": [csp_constants.NONE],
+    }
+}
 
 # --- CORS (django-cors-headers) ---------------------------------------------------------
 CORS_ALLOWED_ORIGINS = [o for o in CODEAI["CODEAI_CORS_ALLOWED_ORIGINS"] or [] if o != "*"]
@@ -320,7 +417,11 @@ REST_FRAMEWORK = {
         "codeai.api.throttles.AnonThrottle",
         "codeai.api.throttles.UserThrottle",
     ],
-    "DEFAULT_THROTTLE_RATES": {"anon": "120/min", "user": "1200/min", "auth": "20/min"},
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": CODEAI["CODEAI_RATE_LIMIT_ANON"],
+        "user": CODEAI["CODEAI_RATE_LIMIT_USER"],
+        "auth": CODEAI["CODEAI_RATE_LIMIT_AUTH"],
+    },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
@@ -350,9 +451,12 @@ SIMPLE_JWT = {
     "VERIFYING_KEY": JWT_PUBLIC_KEY if CODEAI["CODEAI_JWT_PRIVATE_KEY"] else None,
     "ISSUER": CODEAI["CODEAI_JWT_ISSUER"],
     "AUDIENCE": CODEAI["CODEAI_JWT_AUDIENCE"],
-    "LEEWAY": 30,
+    "LEEWAY": CODEAI["CODEAI_JWT_LEEWAY"],
     "AUTH_HEADER_TYPES": ("Bearer",),
     "UPDATE_LAST_LOGIN": True,
+    # Each refresh hands out a new refresh token and blacklists the one used.
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -382,8 +486,32 @@ EXEC_TIMEOUT = CODEAI["CODEAI_EXEC_TIMEOUT"]
 EXEC_IDLE_TIMEOUT = CODEAI["CODEAI_EXEC_IDLE_TIMEOUT"]
 EXEC_MAX_OUTPUT_BYTES = CODEAI["CODEAI_EXEC_MAX_OUTPUT_BYTES"]
 EXEC_HEARTBEAT_GRACE = CODEAI["CODEAI_EXEC_HEARTBEAT_GRACE"]
+# How long a queued execution waits for a worker, once none ahead of it is active, before
+# its task counts as lost: published again, then failed after as long again.
+EXEC_QUEUE_GRACE = CODEAI["CODEAI_EXEC_QUEUE_GRACE"]
 # How often the sweep looks for executions whose worker stopped heartbeating.
 EXEC_SWEEP_INTERVAL = min(max(EXEC_HEARTBEAT_GRACE / 4, 1.0), 15.0)
+EXEC_SANDBOX = CODEAI["CODEAI_EXEC_SANDBOX"]
+EXEC_NETWORK = CODEAI["CODEAI_EXEC_NETWORK"]
+# What holds the server's secrets, hidden inside the sandbox: the data folder (database,
+# generated key), the database file, every *_FILE secret, the YAML files, the .env of
+# `make run`, the folder of the systemd unit's environment file and the worker's HOME.
+EXEC_HIDDEN_PATHS = tuple(
+    dict.fromkeys(
+        str(path)
+        for path in (
+            DATA_DIR,
+            CODEAI["CODEAI_SQLITE_PATH"],
+            *(os.environ.get(name) for name in conf.SECRET_FILE_VARIABLES),
+            conf.HOME_CONFIG.expanduser(),
+            conf.SYSTEM_CONFIG.parent,
+            Path.cwd() / ".env",
+            BASE_DIR / ".env",
+            os.path.expanduser("~"),
+        )
+        if path
+    )
+)
 
 # A broker URL, else the Redis of the cache, else kombu's filesystem transport under the
 # data folder: a real worker process with no broker server, for the embedded default.
@@ -400,6 +528,8 @@ else:
     for _folder in ("out", "processed", "control"):
         (BROKER_FOLDER / _folder).mkdir(parents=True, exist_ok=True)
 if CELERY_BROKER_URL.startswith("filesystem"):
+    # kombu's filesystem transport, writing each message whole (codeai/broker.py).
+    CELERY_BROKER_TRANSPORT = "codeai.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_FOLDER / "out"),
         "data_folder_out": str(BROKER_FOLDER / "out"),
@@ -438,8 +568,10 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_step": 0.2,
     "interval_max": 0.5,
 }
+# Periodic duties run inside every worker (duties.runner), claimed through the database;
+# a beat, if one runs, only adds a caller of the same claims.
 CELERY_BEAT_SCHEDULE = {
-    "sweep-executions": {"task": "executions.sweep", "schedule": EXEC_SWEEP_INTERVAL},
+    "periodic-duties": {"task": "duties.run_due", "schedule": EXEC_SWEEP_INTERVAL},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 

@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from codeai import dsl
 from codeai.admin_site import LeanChangeList, ServiceModelAdmin, status_badge
 from configs.models import Config
 from configs.services import (
@@ -27,7 +28,8 @@ from configs.services import (
 
 class CodeEditorWidget(forms.Textarea):
     """A textarea in a monospace editor frame with a line-number gutter (drawn by
-    editor.js, which also marks the lines that have problems)."""
+    editor.js, which also marks the lines that have problems and colours the DSL syntax
+    with the keywords listed here)."""
 
     class Media:
         js = ["codeai/admin/editor.js"]
@@ -39,9 +41,11 @@ class CodeEditorWidget(forms.Textarea):
     def render(self, name: str, value: Any, attrs: Any = None, renderer: Any = None) -> str:
         textarea = super().render(name, value, attrs, renderer)
         return format_html(
-            '<div class="codeai-editor-wrap"><div class="codeai-editor" data-check-url="{}">'
-            '<div class="codeai-editor-gutter" aria-hidden="true"></div>{}</div></div>',
+            '<div class="codeai-editor-wrap"><div class="codeai-editor" data-check-url="{}" '
+            'data-keywords="{}"><div class="codeai-editor-gutter" aria-hidden="true"></div>{}'
+            "</div></div>",
             reverse("admin:configs_config_check"),
+            " ".join(dsl.keywords()),
             textarea,
         )
 
@@ -100,14 +104,21 @@ class ValidityFilter(admin.SimpleListFilter):
         return queryset
 
 
+def unix_newlines(text: str) -> str:
+    """Browsers send a textarea's line ends as CRLF: a config keeps plain newlines."""
+    return text.replace("\r\n", "\n")
+
+
 class ConfigForm(forms.ModelForm):
+    # Not stripped: the text is stored as typed, final newline included.
+    content = forms.CharField(strip=False, widget=CodeEditorWidget())
+
     class Meta:
         model = Config
         fields = ["name", "content"]
-        widgets = {"content": CodeEditorWidget()}
 
     def clean_content(self) -> str:
-        content = self.cleaned_data["content"]
+        content = unix_newlines(self.cleaned_data["content"])
         problem = config_size_problem(content)
         if problem:
             raise forms.ValidationError(problem)
@@ -228,11 +239,10 @@ class ConfigAdmin(ServiceModelAdmin):
             return JsonResponse({"error": "insufficient permissions"}, status=403)
         if request.method != "POST":
             return JsonResponse({"error": "POST the content to check"}, status=405)
-        content = request.POST.get("content", "")
+        content = unix_newlines(request.POST.get("content", ""))
         problem = config_size_problem(content)
         if problem:
             return JsonResponse({"error": problem}, status=413)
         _tree, found = config_check(content=content)
-        return JsonResponse(
-            {"valid": not found, "errors": found, "html": problems_html(content, found)}
-        )
+        html = problems_html(content, found) if found else status_badge("valid", "no problems")
+        return JsonResponse({"valid": not found, "errors": found, "html": html})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from codeai.api.fields import StrictCharField
+from codeai.api.serializers import ResourceSerializer
 from configs.models import Config
 
 
@@ -15,7 +16,7 @@ class DiagnosticSerializer(serializers.Serializer):
     kind = serializers.CharField(help_text="SyntaxError, ScopeError, TypeError, FunctionError…")
 
 
-class ConfigSerializer(serializers.ModelSerializer):
+class ConfigSerializer(ResourceSerializer):
     name = StrictCharField(min_length=1, max_length=255)
     content = StrictCharField(
         trim_whitespace=False, help_text="The config, written in the CodeAI DSL."
@@ -39,6 +40,10 @@ class ConfigSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
+        read_only_reasons = {
+            name: "computed from content on every save"
+            for name in ("ast", "validation_errors", "is_valid")
+        }
 
 
 class ConfigListSerializer(serializers.ModelSerializer):

@@ -73,7 +73,8 @@ def config_update(*, config: Config, user: Any = None, **fields: Any) -> Config:
     # Always re-checked: the stored verdict then follows the DSL library's current rules.
     _apply_check(config)
     config.full_clean()
-    config.save()
+    # Only what this change owns: the fields given, and what the check derives from them.
+    config.save(update_fields=[*sorted(fields), "ast", "validation_errors", "updated_at"])
     return config
 
 

@@ -8,13 +8,14 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from codeai.api.fields import StrictCharField, UUIDRelatedField
+from codeai.api.serializers import ResourceSerializer
 from configs.models import Config
 from deployments.models import Deployment
 from deployments.selectors import deployment_last_execution
 from executions.serializers import ExecutionSummarySerializer
 
 
-class DeploymentSerializer(serializers.ModelSerializer):
+class DeploymentSerializer(ResourceSerializer):
     name = StrictCharField(min_length=1, max_length=255, help_text="Unique.")
     config_id = UUIDRelatedField(
         thing="config",
@@ -30,6 +31,10 @@ class DeploymentSerializer(serializers.ModelSerializer):
         model = Deployment
         fields = ["id", "name", "config_id", "status", "created_at", "updated_at", "last_execution"]
         read_only_fields = ["id", "status", "created_at", "updated_at"]
+        read_only_reasons = {
+            "status": "status follows executions",
+            "last_execution": "follows executions",
+        }
 
     @extend_schema_field(ExecutionSummarySerializer(allow_null=True))
     def get_last_execution(self, deployment: Deployment) -> dict[str, Any] | None:

@@ -4,6 +4,7 @@ The list reads one indexed page and never counts the table, so it stays fast at 
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from django.contrib import admin, messages
@@ -239,6 +240,8 @@ class ExecutionAdmin(ServiceModelAdmin):
         if chunk is None:
             return JsonResponse({"error": "execution not found"}, status=404)
         chunk["status_label"] = ExecutionStatus(chunk["status"]).label
+        times = Execution.objects.filter(pk=object_id).values("started_at", "completed_at").get()
+        chunk["duration"] = format_duration(SimpleNamespace(**times))
         return JsonResponse(chunk)
 
     def download_view(self, request: HttpRequest, object_id: str) -> HttpResponse:

@@ -60,6 +60,9 @@ class Execution(models.Model):
     started_at = models.DateTimeField(null=True, blank=True, db_index=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    republished_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its task, lost, was published again."
+    )
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
     cancel_requested_by = models.CharField(max_length=255, blank=True)
 

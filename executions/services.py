@@ -4,7 +4,8 @@ Every status change is a conditional update that checks the row count, so a seco
 delivery of a task, a late runner and the sweep can never overwrite each other:
 queued -> running (claim, by one worker), queued -> cancelled (cancel before it starts),
 running -> succeeded/failed/timed_out/cancelled (finish, by the runner) and
-running -> failed (sweep, when the worker stopped heartbeating).
+running -> failed (sweep, when the worker stopped heartbeating) and queued -> failed (when
+its task was lost twice).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
-from django.db.models import F, Q, Subquery, Value
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 from kombu.exceptions import KombuError
@@ -76,6 +77,8 @@ def _check_variables(variables: dict[str, Any]) -> None:
             if isinstance(item, str) and "\0" in item:
                 errors.append(f"'{name}' must not contain NUL characters")
                 break
+        if runner.changes_program_loading(name):
+            errors.append(f"'{name}' is not allowed: it changes how programs load or start")
     if errors:
         raise ValidationError({"variables": errors})
 
@@ -155,6 +158,10 @@ def _move(*, execution_id: Any, status_from: str, where: dict | None = None, **c
     """The one way a status changes: a conditional update, and the deployment follows in
     the same transaction. False when the row was not in ``status_from`` (any more)."""
     with transaction.atomic():
+        # Moves of one deployment's executions take turns: each decides the deployment's
+        # status on what the ones before it committed (else one ending while another
+        # starts could leave the deployment "complete" with a run going on).
+        list(_deployment_of(execution_id).select_for_update().values_list("pk"))
         moved = Execution.objects.filter(pk=execution_id, status=status_from, **(where or {}))
         if not moved.update(**changes):
             return False
@@ -287,12 +294,59 @@ def execution_sweep() -> int:
     return swept
 
 
-def _deployment_follow(execution_id: Any, status: str) -> None:
-    """The deployment is running while any of its executions runs, else it shows how the
-    execution that ended last ended. One query, the deployment found by subquery."""
-    deployment = Deployment.objects.filter(
+def execution_republish_lost() -> tuple[int, int]:
+    """Executions queued past the grace with none ahead of them active lost their task (a
+    worker died holding it, the filesystem broker cannot redeliver): publish it once more,
+    then fail the execution if that one is lost too. Returns (republished, failed).
+
+    "None ahead active" tells a lost task from a backlog: queues are first in, first out,
+    so while older executions are queued or running this one may just be waiting its turn.
+    A second publish is harmless: only one delivery can claim the row.
+    """
+    limit = timezone.now() - timedelta(seconds=settings.EXEC_QUEUE_GRACE)
+    ahead_active = Execution.objects.filter(
+        status__in=ExecutionStatus.active(), created_at__lt=OuterRef("created_at")
+    )
+    stuck = Execution.objects.filter(status=ExecutionStatus.QUEUED, created_at__lt=limit).exclude(
+        Exists(ahead_active)
+    )
+    republished = failed = 0
+    for execution_id, republished_at in stuck.values_list("pk", "republished_at"):
+        if republished_at is None:
+            with transaction.atomic():
+                marked = Execution.objects.filter(
+                    pk=execution_id, status=ExecutionStatus.QUEUED, republished_at__isnull=True
+                ).update(republished_at=timezone.now())
+            if marked:
+                logger.warning("execution %s: its task was lost; publishing it again", execution_id)
+                _enqueue_or_fail(execution_id)
+                republished += 1
+        elif republished_at < limit and _move(
+            execution_id=execution_id,
+            status_from=ExecutionStatus.QUEUED,
+            status=ExecutionStatus.FAILED,
+            completed_at=timezone.now(),
+            explanation=(
+                "not started: no worker took its task, published again at "
+                f"{republished_at.isoformat(timespec='seconds').replace('+00:00', 'Z')}"
+            ),
+        ):
+            logger.warning("execution %s failed: its task was lost twice", execution_id)
+            failed += 1
+    return republished, failed
+
+
+def _deployment_of(execution_id: Any) -> QuerySet:
+    """The execution's deployment, found by subquery (no query of its own)."""
+    return Deployment.objects.filter(
         pk=Subquery(Execution.objects.filter(pk=execution_id).values("deployment_id")[:1])
     )
+
+
+def _deployment_follow(execution_id: Any, status: str) -> None:
+    """The deployment is running while any of its executions runs, else it shows how the
+    execution that ended last ended. One query."""
+    deployment = _deployment_of(execution_id)
     # .update() skips auto_now: updated_at is set here so it tells when the status moved.
     now = timezone.now()
     if status == ExecutionStatus.RUNNING:
@@ -425,6 +479,9 @@ def _interpret(execution: Execution, recorder: _Recorder) -> Outcome:
     if execution.deployment.timeout_seconds:
         timeout = min(timeout, float(execution.deployment.timeout_seconds))
     deadline = time.monotonic() + timeout
+    sandbox = None
+    if settings.EXEC_SANDBOX == "bwrap":
+        sandbox = runner.Sandbox(hidden=settings.EXEC_HIDDEN_PATHS, network=settings.EXEC_NETWORK)
 
     with runner.scratch_folder() as home:
 
@@ -443,6 +500,7 @@ def _interpret(execution: Execution, recorder: _Recorder) -> Outcome:
                 idle_timeout=settings.EXEC_IDLE_TIMEOUT,
                 on_output=recorder.feed,
                 check=recorder.check,
+                sandbox=sandbox,
             )
             recorder.step_finished(result)
             if result.stop_reason is not None:
@@ -460,6 +518,8 @@ def _interpret(execution: Execution, recorder: _Recorder) -> Outcome:
             return _stopped_outcome(stop, timeout=timeout, recorder=recorder)
         except dsl.DSLRuntimeError as error:
             return Outcome(ExecutionStatus.FAILED, None, f"runtime error at {error}")
+        except runner.SandboxUnavailable as error:
+            return Outcome(ExecutionStatus.FAILED, None, str(error))
     if result.exit_code != 0:
         return Outcome(
             ExecutionStatus.FAILED,

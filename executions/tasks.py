@@ -13,9 +13,9 @@ import os
 from celery import Task, shared_task
 from celery.signals import worker_process_init, worker_ready
 from django.conf import settings
-from django.db import DatabaseError, connections
 
 from codeai import dsl
+from duties import runner as duties
 from executions import runner, services
 
 logger = logging.getLogger(__name__)
@@ -39,24 +39,34 @@ def run_execution(self: Task, execution_id: str) -> None:
         services.execution_run(execution_id=execution_id)
 
 
-@shared_task(name="executions.sweep", ignore_result=True)
-def sweep_executions() -> int:
-    return services.execution_sweep()
+# Run by one worker per interval, whichever (duties.runner); beat is not needed.
+duties.register(
+    duties.Duty("executions.sweep", settings.EXEC_SWEEP_INTERVAL, services.execution_sweep)
+)
+duties.register(
+    duties.Duty(
+        "executions.republish_lost",
+        settings.EXEC_SWEEP_INTERVAL,
+        services.execution_republish_lost,
+    )
+)
 
 
 @worker_ready.connect
-def sweep_at_worker_start(**_kwargs: object) -> None:
-    """Executions left running by a worker that died are failed as soon as one starts, and
-    the scratch folders such workers left on this host are removed."""
+def remove_stale_scratch_folders(**_kwargs: object) -> None:
+    """The scratch folders workers that died on this host left are removed at start."""
     runner.remove_stale_scratch_folders(
         older_than=settings.EXEC_TIMEOUT + settings.EXEC_HEARTBEAT_GRACE + 60
     )
-    try:
-        services.execution_sweep()
-    except DatabaseError:
-        logger.exception("sweep at worker start failed")
-    finally:
-        connections.close_all()
+
+
+@worker_ready.connect
+def warn_when_unsandboxed(**_kwargs: object) -> None:
+    if settings.EXEC_SANDBOX == "off":
+        logger.warning(
+            "CODEAI_EXEC_SANDBOX=off: exec steps run unsandboxed and can read this worker's "
+            "secrets and stop it"
+        )
 
 
 @worker_process_init.connect

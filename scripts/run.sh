@@ -22,8 +22,8 @@ else
   echo "Log in at http://localhost:${CODEAI_PORT:-8080}/admin/ (reset a password: .venv/bin/codeai manage changepassword admin)"
 fi
 
-# The worker (with beat for the periodic sweep) runs beside the web server.
-$CODEAI worker start --beat --concurrency 2 &
+# The worker runs beside the web server; its periodic duties (the sweep) need no beat.
+$CODEAI worker start --concurrency 2 &
 worker=$!
 $CODEAI server start &
 web=$!

@@ -3,13 +3,19 @@
 # and against the real PostgreSQL, Redis and a Celery worker on Redis. With
 # CODEAI_TEST_REQUIRE_SERVICES=1 (CI sets it) an unreachable service fails the run instead
 # of skipping the second pass. Extra arguments go to pytest.
+#
+# Hermetic: pass 2 starts its own redis-server on a free port (no disk, killed on exit)
+# unless CODEAI_TEST_REDIS_URL names one to use instead, and on PostgreSQL uses Django's
+# test database (test_<CODEAI_TEST_DB_NAME>, created and dropped by the run). Nothing else
+# of the machine's Redis or PostgreSQL is read, written, flushed or dropped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 
 PG_HOST=${CODEAI_TEST_PG_HOST:-127.0.0.1}
-REDIS_URL=${CODEAI_TEST_REDIS_URL:-redis://127.0.0.1:6379}
+PG_PORT=${CODEAI_TEST_PG_PORT:-5432}
 DB_NAME=${CODEAI_TEST_DB_NAME:-codeai}
+REDIS_URL=${CODEAI_TEST_REDIS_URL:-}
 REDIS_DB=${CODEAI_TEST_REDIS_DB:-0}
 BROKER_DB=$((REDIS_DB + 1))
 export CODEAI_TEST_REQUIRE_SERVICES=${CODEAI_TEST_REQUIRE_SERVICES:-0}
@@ -18,19 +24,43 @@ export CODEAI_TEST_REQUIRE_SERVICES=${CODEAI_TEST_REQUIRE_SERVICES:-0}
 for var in $(env | grep -o '^CODEAI_[A-Z_]*' | grep -v '^CODEAI_TEST_'); do unset "$var"; done
 
 workdir=$(mktemp -d)
-trap 'rm -rf "$workdir"' EXIT
+redis_pid=
+cleanup() {
+  if [ -n "$redis_pid" ]; then kill "$redis_pid" 2>/dev/null && wait "$redis_pid" 2>/dev/null; fi
+  rm -rf "$workdir"
+}
+trap cleanup EXIT
 
 status=0
 echo "== pass 1/2: embedded default (SQLite, in-memory cache, filesystem broker)"
 CODEAI_DATA_DIR=$workdir/embedded CODEAI_LOG_FORMAT=text \
   .venv/bin/python -m pytest "$@" || status=$?
 
+# Starts this run's own Redis and sets REDIS_URL; false when there is no redis-server.
+start_own_redis() {
+  command -v redis-server >/dev/null || return 1
+  mkdir "$workdir/redis"
+  local port
+  port=$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  redis-server --port "$port" --bind 127.0.0.1 --dir "$workdir/redis" \
+    --save "" --appendonly no --logfile "$workdir/redis/log" &
+  redis_pid=$!
+  REDIS_URL=redis://127.0.0.1:$port
+  for _ in $(seq 100); do
+    redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "this run's redis-server did not start:" >&2
+  cat "$workdir/redis/log" >&2
+  return 1
+}
+
 services_up() {
-  .venv/bin/python - "$PG_HOST" "$REDIS_URL" <<'PY'
+  .venv/bin/python - "$PG_HOST" "$PG_PORT" "$REDIS_URL" <<'PY'
 import socket, sys
 from urllib.parse import urlparse
-redis = urlparse(sys.argv[2])
-for host, port in ((sys.argv[1], 5432), (redis.hostname, redis.port or 6379)):
+redis = urlparse(sys.argv[3])
+for host, port in ((sys.argv[1], int(sys.argv[2])), (redis.hostname, redis.port or 6379)):
     try:
         socket.create_connection((host, port), timeout=2).close()
     except OSError:
@@ -39,16 +69,23 @@ PY
 }
 
 echo "== pass 2/2: PostgreSQL, Redis cache and a Celery worker on Redis"
-if services_up; then
+if [ -z "$REDIS_URL" ] && ! start_own_redis; then
+  echo "redis-server is not installed"
+elif [ -z "${CODEAI_TEST_REDIS_URL:-}" ]; then
+  echo "   (this run's own Redis: $REDIS_URL)"
+fi
+if [ -n "$REDIS_URL" ] && services_up; then
+  # A cache prefix of this run: its keys are the only ones it clears.
   CODEAI_DATA_DIR=$workdir/services CODEAI_LOG_FORMAT=text \
-  CODEAI_DB_HOST=$PG_HOST CODEAI_DB_USER=postgres CODEAI_DB_NAME=$DB_NAME CODEAI_DB_MAX_IDLE_CONNS=1 \
+  CODEAI_DB_HOST=$PG_HOST CODEAI_DB_PORT=$PG_PORT CODEAI_DB_USER=postgres \
+  CODEAI_DB_NAME=$DB_NAME CODEAI_DB_MAX_IDLE_CONNS=1 \
   CODEAI_CACHE_TYPE=redis CODEAI_REDIS_URL=$REDIS_URL CODEAI_REDIS_DB=$REDIS_DB \
-  CODEAI_CELERY_BROKER_URL=$REDIS_URL/$BROKER_DB \
+  CODEAI_CACHE_PREFIX=codeai-test-$$ CODEAI_CELERY_BROKER_URL=$REDIS_URL/$BROKER_DB \
     .venv/bin/python -m pytest "$@" || status=$?
 elif [ "$CODEAI_TEST_REQUIRE_SERVICES" = "1" ]; then
-  echo "PostgreSQL or Redis is unreachable and CODEAI_TEST_REQUIRE_SERVICES=1" >&2
+  echo "PostgreSQL or Redis is unavailable and CODEAI_TEST_REQUIRE_SERVICES=1" >&2
   status=1
 else
-  echo "PostgreSQL or Redis unreachable: pass 2 not run (set CODEAI_TEST_REQUIRE_SERVICES=1 to fail)"
+  echo "PostgreSQL or Redis unavailable: pass 2 not run (set CODEAI_TEST_REQUIRE_SERVICES=1 to fail)"
 fi
 exit $status

@@ -10,14 +10,35 @@ from urllib.parse import urlparse
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache, caches
 
 REQUIRE_SERVICES = os.environ.get("CODEAI_TEST_REQUIRE_SERVICES") == "1"
 
-SERVICE_ADDRESSES = {
-    "postgres": ("127.0.0.1", 5432),
-    "redis": ("127.0.0.1", 6379),
-    "rabbitmq": ("127.0.0.1", 5672),
-}
+RABBITMQ_URL = os.environ.get("CODEAI_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
+
+
+def _address(url: str, default_port: int) -> tuple[str, int]:
+    parsed = urlparse(url)
+    return (parsed.hostname or "127.0.0.1", parsed.port or default_port)
+
+
+def _service_addresses() -> dict[str, tuple[str, int]]:
+    """Where this pass's services are: the configured ones, never an assumed default."""
+    database = settings.DATABASES["default"]
+    postgres = (
+        (database["HOST"] or "127.0.0.1", int(database["PORT"] or 5432))
+        if database["ENGINE"].endswith("postgresql")
+        else (os.environ.get("CODEAI_TEST_PG_HOST", "127.0.0.1"), 5432)
+    )
+    redis_url = settings.CODEAI["CODEAI_REDIS_URL"] or settings.CELERY_BROKER_URL
+    return {
+        "postgres": postgres,
+        "redis": _address(redis_url, 6379) if redis_url.startswith("redis") else ("", 0),
+        "rabbitmq": _address(RABBITMQ_URL, 5672),
+    }
+
+
+SERVICE_ADDRESSES = _service_addresses()
 
 
 def service_reachable(name: str) -> bool:
@@ -49,6 +70,17 @@ def uses_postgres() -> bool:
 
 def uses_redis_cache() -> bool:
     return "redis" in settings.CACHES["default"]["BACKEND"].lower()
+
+
+def clear_cache() -> None:
+    """Empty this run's caches, the default and the shared store (throttles, lockouts,
+    JWKS): on Redis only the keys under the run's own prefix (``clear()`` would FLUSHDB a
+    database that may hold other data)."""
+    if uses_redis_cache():
+        cache.delete_pattern("*")
+        return
+    cache.clear()
+    caches[settings.SHARED_CACHE].clear()
 
 
 def broker_host() -> tuple[str, int] | None:

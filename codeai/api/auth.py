@@ -9,7 +9,11 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt import serializers as jwt_serializers
 from rest_framework_simplejwt import views as jwt_views
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
+from rest_framework_simplejwt.tokens import UntypedToken
 
+from codeai.api.authentication import local_user
 from codeai.api.fields import StrictCharField
 from codeai.api.schema import BODY_ERRORS, error_responses
 from codeai.api.throttles import AuthThrottle
@@ -35,7 +39,16 @@ class TokenRefreshSerializer(jwt_serializers.TokenRefreshSerializer):
 
 
 class TokenVerifySerializer(jwt_serializers.TokenVerifySerializer):
+    """A token this server signed, not blacklisted, of a user who still exists and is active."""
+
     token = StrictCharField(write_only=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        token = UntypedToken(attrs["token"])  # signature and expiry; TokenError is a 401
+        if BlacklistedToken.objects.filter(token__jti=token.get(jwt_settings.JTI_CLAIM)).exists():
+            raise AuthenticationFailed("token is blacklisted")
+        local_user(token.payload)
+        return {}
 
 
 _TOKEN_ERRORS = error_responses(

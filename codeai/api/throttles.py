@@ -1,28 +1,42 @@
-"""Request rates counted in the Django cache: per client address, per user, and a stricter
-budget for the token endpoints (password guessing)."""
+"""Request rates counted in the shared cache (every process of the server counts together):
+per client address, per user, and a stricter budget for the token endpoints (password
+guessing). The address is :func:`codeai.client_address.client_address`, never a header a
+client could rotate."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import BaseCache, caches
 from rest_framework import throttling
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
+from codeai.client_address import client_address
 
-class _RatesFromSettings:
-    # DRF reads the rates once at import; reading them per request lets tests and
-    # override_settings change them.
+
+class _SharedThrottle:
+    # DRF reads the rates and the cache once at import; reading them per request lets tests
+    # and override_settings change them.
     def get_rate(self) -> str | None:
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
 
+    @property
+    def cache(self) -> BaseCache:
+        return caches[settings.SHARED_CACHE]
 
-class AnonThrottle(_RatesFromSettings, throttling.AnonRateThrottle):
+    def get_ident(self, request: Request) -> str:
+        return client_address(request)
+
+
+class AnonThrottle(_SharedThrottle, throttling.AnonRateThrottle):
     pass
 
 
-class UserThrottle(_RatesFromSettings, throttling.UserRateThrottle):
-    """Per user; outside identities have no primary key, so they count by username."""
+class UserThrottle(_SharedThrottle, throttling.UserRateThrottle):
+    """Per user; outside identities have no primary key, so they count by their qualified
+    name (``name@issuer``, which no local user id can equal)."""
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         user = request.user
@@ -32,7 +46,7 @@ class UserThrottle(_RatesFromSettings, throttling.UserRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
-class AuthThrottle(_RatesFromSettings, throttling.SimpleRateThrottle):
+class AuthThrottle(_SharedThrottle, throttling.SimpleRateThrottle):
     """Token endpoints, per client address whoever asks."""
 
     scope = "auth"

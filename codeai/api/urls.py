@@ -6,7 +6,7 @@ Every path answers with and without the trailing slash.
 from __future__ import annotations
 
 from django.urls import include, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from codeai.api import auth, schema  # noqa: F401 - schema registers the bearer scheme
 
@@ -18,5 +18,5 @@ urlpatterns = [
     re_path(r"^v1/", include("deployments.urls")),
     re_path(r"^v1/", include("executions.urls")),
     re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
-    re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    re_path(r"^docs/?$", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
 ]

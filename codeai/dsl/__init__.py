@@ -7,7 +7,7 @@ from codeai.dsl.ast import Program
 from codeai.dsl.check import CheckResult, check
 from codeai.dsl.errors import Diagnostic, DSLError, DSLRuntimeError, DSLSyntaxError
 from codeai.dsl.interpreter import RunResult, run
-from codeai.dsl.parser import parse
+from codeai.dsl.parser import keywords, parse
 from codeai.dsl.serialize import to_json
 from codeai.dsl.validator import validate
 
@@ -20,6 +20,7 @@ __all__ = [
     "Program",
     "RunResult",
     "check",
+    "keywords",
     "parse",
     "run",
     "to_json",

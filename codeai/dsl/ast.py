@@ -9,6 +9,7 @@ its first character in the original text.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 
 @dataclass(kw_only=True)
@@ -18,7 +19,7 @@ class Node:
     column: int = field(default=0, compare=False)
 
 
-def internal(default: int = 1):
+def internal(default: object = 1):
     """A bookkeeping field: not compared, not serialised."""
     return field(default=default, compare=False, repr=False, metadata={"internal": True})
 
@@ -29,21 +30,25 @@ def internal(default: int = 1):
 @dataclass
 class StringLiteral(Node):
     value: str
+    nesting: ClassVar[int] = 1  # a leaf of the expression tree
 
 
 @dataclass
 class NumberLiteral(Node):
     value: float
+    nesting: ClassVar[int] = 1  # a leaf of the expression tree
 
 
 @dataclass
 class BoolLiteral(Node):
     value: bool
+    nesting: ClassVar[int] = 1  # a leaf of the expression tree
 
 
 @dataclass
 class Identifier(Node):
     name: str
+    nesting: ClassVar[int] = 1  # a leaf of the expression tree
 
 
 @dataclass
@@ -92,6 +97,8 @@ Expression = (
 @dataclass
 class Block(Node):
     statements: list[Statement]
+    # Blocks nested in this one and itself: bounded, so tree walkers can recurse.
+    depth: int = internal()
 
 
 @dataclass
@@ -357,6 +364,9 @@ class LogicStep(Node):
     args: list[str]
     condition: str
     options: list[LogicOption]
+    # Which args were written as names rather than strings or numbers: only names are
+    # checked as identifiers (dsl.md change 7). Empty: all of them (Go's view).
+    arg_is_name: tuple[bool, ...] = internal(())
 
 
 @dataclass

@@ -8,28 +8,22 @@ from functools import cache
 from pathlib import Path
 
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from codeai.dsl import ast
+from codeai.dsl.driver import Driver, UnexpectedTokenError
 from codeai.dsl.errors import DSLSyntaxError
+from codeai.dsl.lexer import MAX_NESTING, DSLLexer, Source
 from codeai.dsl.syntax_messages import describe_unexpected_token
 
-# 2 MiB: the ceiling of CODEAI_MAX_CONFIG_BYTES (configs are checked against that byte limit
-# first, and a character is at least one byte).
-MAX_SOURCE_CHARS = 2_097_152
-# Blocks and expressions may each nest this deep; it keeps every recursive walker
-# (validator, interpreter, to_json) far below Python's recursion limit.
-MAX_NESTING = 64
+# The library's own bound (the CLI reads files with it); it is also the ceiling of
+# CODEAI_MAX_CONFIG_BYTES: the server checks configs against that byte limit first, and a
+# character is at least one byte.
+MAX_SOURCE_CHARS = 5_000_000
+# MAX_NESTING (the lexer's) bounds the nesting of blocks and of expressions alike.
+__all__ = ["MAX_NESTING", "MAX_SOURCE_CHARS", "parse"]
 
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r"}
 _ESCAPE_RE = re.compile(r"\\(.)", re.DOTALL)
-# What can hide a brace: strings, comments and exec text. Unterminated ones swallow the
-# rest of the text, so no character is scanned twice (linear time on any input).
-_BRACE_SCAN_RE = re.compile(
-    r'"[^"\\]*(?:\\.[^"\\]*)*"?|//[^\n]*|/\*[^*]*\*+(?:[^/*][^*]*\*+)*/|/\*.*'
-    r"|exec\s*\{[^}]*\}?|[{}]",
-    re.DOTALL,
-)
 
 
 def _decode_string(token: Token) -> str:
@@ -60,7 +54,11 @@ def _whole_number(token: Token) -> int:
 
 
 def _nesting(*children: ast.Expression) -> int:
-    depth = 1 + max((getattr(child, "nesting", 1) for child in children), default=0)
+    deepest = 0
+    for child in children:
+        if child.nesting > deepest:
+            deepest = child.nesting
+    depth = deepest + 1
     if depth > MAX_NESTING:
         first = children[0]
         raise DSLSyntaxError(
@@ -69,6 +67,25 @@ def _nesting(*children: ast.Expression) -> int:
             first.column,
         )
     return depth
+
+
+def _inner_depth(statement: ast.Statement) -> int:
+    if isinstance(statement, ast.IfStmt):
+        return max(statement.then.depth, statement.else_.depth if statement.else_ else 0)
+    if isinstance(statement, (ast.ForLoop, ast.FunctionDecl)):
+        return statement.body.depth
+    return 0
+
+
+def _block(statements: list[ast.Statement], line: int, column: int) -> ast.Block:
+    """A block; an ``else if`` chain nests blocks without braces, so depth is counted on
+    the tree too (the lexer counts braces)."""
+    depth = 1 + max(map(_inner_depth, statements), default=0)
+    if depth > MAX_NESTING:
+        raise DSLSyntaxError(
+            f"blocks nested too deeply (more than {MAX_NESTING} levels)", line, column
+        )
+    return ast.Block(statements, depth=depth, line=line, column=column)
 
 
 def _keyword_values(children: tuple) -> dict[str, object]:
@@ -107,7 +124,7 @@ class _TreeBuilder(Transformer):
         return token
 
     def block(self, lbrace, *statements):
-        return ast.Block(list(statements), **_at(lbrace))
+        return _block(list(statements), lbrace.line, lbrace.column)
 
     def var_decl(self, keyword, name, value):
         return ast.VarDecl(str(name), value, **_at(keyword))
@@ -120,7 +137,7 @@ class _TreeBuilder(Transformer):
         if rest:
             alternative = rest[1]
             if isinstance(alternative, ast.IfStmt):  # "else if" is an else block holding an if
-                else_block = ast.Block([alternative], **_node_at(alternative))
+                else_block = _block([alternative], alternative.line, alternative.column)
             elif alternative.statements:  # an empty else block is no else (Go)
                 else_block = alternative
         return ast.IfStmt(condition, then, else_block, **_at(keyword))
@@ -159,6 +176,21 @@ class _TreeBuilder(Transformer):
 
     def call(self, name, *args):
         return ast.FunctionCall(str(name), list(args), nesting=_nesting(*args), **_at(name))
+
+    def expr(self, *chain):
+        """``a op b op c …`` (at least one operator) as a tree by precedence, left to right."""
+        operands, operators = [chain[0]], []
+        for index in range(1, len(chain), 2):
+            operator = chain[index]
+            while operators and _PRECEDENCE[operators[-1]] >= _PRECEDENCE[operator]:
+                right = operands.pop()
+                operands.append(self.binary(operands.pop(), operators.pop(), right))
+            operators.append(operator)
+            operands.append(chain[index + 1])
+        while operators:
+            right = operands.pop()
+            operands.append(self.binary(operands.pop(), operators.pop(), right))
+        return operands[0]
 
     def binary(self, left, operator, right):
         return ast.BinaryExpr(
@@ -407,6 +439,7 @@ class _TreeBuilder(Transformer):
             [_decode_string(a) if a.type == "STRING" else str(a) for a in args],
             condition,
             [c for c in children if isinstance(c, ast.LogicOption)],
+            arg_is_name=tuple(a.type not in ("STRING", "NUMBER") for a in args),
             **_at(target or action),
         )
 
@@ -473,6 +506,16 @@ class _TreeBuilder(Transformer):
         )
 
 
+# Loosest to tightest (dsl.md change 6); every operator is left-associative.
+_PRECEDENCE = {
+    **dict.fromkeys(["||"], 1),
+    **dict.fromkeys(["&&"], 2),
+    **dict.fromkeys(["==", "!="], 3),
+    **dict.fromkeys(["<", "<=", ">", ">="], 4),
+    **dict.fromkeys(["+", "-"], 5),
+    **dict.fromkeys(["*", "/", "%"], 6),
+}
+
 _CLAUSE_WORDS = {
     ast.StringLiteral: "require_role",
     ast.RequestType: "request",
@@ -496,51 +539,63 @@ def _split_members(items, field_type):
 
 @cache
 def _lark() -> Lark:
+    """lark's tables, lexer and tree callbacks for the grammar: built on first use, once per
+    process (about 0.2 s; at boot it would slow every web worker's start)."""
     grammar = (Path(__file__).with_name("grammar.lark")).read_text(encoding="utf-8")
     return Lark(
         grammar,
         parser="lalr",
-        lexer="contextual",
+        lexer=DSLLexer,
         transformer=_TreeBuilder(),
         maybe_placeholders=False,
     )
 
 
-def _check_brace_nesting(source: str) -> None:
-    depth = 0
-    for match in _BRACE_SCAN_RE.finditer(source):
-        brace = match.group()
-        if brace == "{":
-            depth += 1
-            if depth > MAX_NESTING:
-                line = source.count("\n", 0, match.start()) + 1
-                column = match.start() - (source.rfind("\n", 0, match.start()) + 1) + 1
-                raise DSLSyntaxError(
-                    f"blocks nested too deeply (more than {MAX_NESTING} levels)", line, column
-                )
-        elif brace == "}":
-            depth -= 1
+@cache
+def _driver() -> Driver:
+    return Driver(_lark())
 
 
-def _translate(error: UnexpectedInput, source: str) -> DSLSyntaxError:
-    if isinstance(error, UnexpectedCharacters):
-        char = source[error.pos_in_stream] if error.pos_in_stream < len(source) else ""
-        if char == '"':
-            message = "unterminated string: no closing '\"' before the end of the input"
-        elif source.startswith("/*", error.pos_in_stream):
-            message = "unterminated comment: no closing '*/'"
-        elif source.startswith("exec", error.pos_in_stream):
-            message = "an exec block needs a command between '{' and '}'"
-        else:
-            message = f"unexpected character {char!r}"
-        return DSLSyntaxError(message, error.line, error.column)
-    assert isinstance(error, UnexpectedToken)
-    message, line, column = describe_unexpected_token(error.token, error.expected, source)
-    return DSLSyntaxError(message, line, column)
+def keywords() -> list[str]:
+    """Every keyword of the language, for syntax colouring."""
+    return sorted(_driver().lexer.keywords)
+
+
+def _parse_statements(source: Source) -> list[ast.Statement]:
+    try:
+        return _driver().parse(source)
+    except UnexpectedTokenError as error:
+        message, line, column = describe_unexpected_token(
+            error.token, error.expected, error.previous, source.text
+        )
+        raise DSLSyntaxError(message, line, column) from None
+
+
+def _parse_text(text: str) -> list[ast.Statement]:
+    shell = Source(text)
+    try:
+        statements = _parse_statements(shell)
+    except DSLSyntaxError as error:
+        if not shell.exec_readings_differ:
+            raise
+        shell_error, statements = error, None
+    if not shell.exec_readings_differ:
+        return statements
+    try:
+        return _parse_statements(Source(text, go_reading=True))
+    except DSLSyntaxError:
+        if statements is None:
+            raise shell_error from None
+        return statements
 
 
 def parse(source: str, *, filename: str = "<config>") -> ast.Program:
-    """Parse a whole ``.cai`` text; raises ``DSLSyntaxError`` (never anything else)."""
+    """Parse a whole ``.cai`` text; raises ``DSLSyntaxError`` (never anything else).
+
+    Exec text is read shell-friendly (dsl.md change 8); when a block reads differently
+    under Go's first-``}`` rule and the text parses under Go's rule, Go's tree wins, so
+    every program Go accepts keeps its tree.
+    """
     try:
         if len(source) > MAX_SOURCE_CHARS:
             raise DSLSyntaxError(
@@ -548,10 +603,7 @@ def parse(source: str, *, filename: str = "<config>") -> ast.Program:
                 1,
                 1,
             )
-        _check_brace_nesting(source)
-        statements = _lark().parse(source)
-    except UnexpectedInput as error:
-        raise _with_context(_translate(error, source), source, filename) from None
+        statements = _parse_text(source)
     except DSLSyntaxError as error:
         raise _with_context(error, source, filename) from None
     return ast.Program(statements, line=1, column=1, filename=filename)

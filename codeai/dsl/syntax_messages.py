@@ -5,12 +5,27 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
 
 from lark import Token
 
 _EXPRESSION_START = {"STRING", "NUMBER", "TRUE", "FALSE", "LSQB", "LPAR", "MINUS", "BANG"}
+# Keywords the grammar also takes as a name: where a name may come they are "a name".
+_NAME_KEYWORDS = {
+    "CONFIG",
+    "DATABASE",
+    "AUTH",
+    "ROLE",
+    "MIDDLEWARE",
+    "EVENT",
+    "ON",
+    "INTEGRATION",
+    "WEBHOOK",
+    "ENDPOINT",
+    "WORKFLOW",
+    "JOB",
+}
+_BINARY_OPERATORS = {"OR_OP", "AND_OP", "EQ_OP", "REL_OP", "PLUS", "MINUS", "MUL_OP"}
 _STATEMENT_START = {"VAR", "IF", "FOR", "FUNCTION", "EXEC", "CONFIG", "DATABASE", "AT"}
 _WORDS = {
     "NAME": "a name",
@@ -18,6 +33,9 @@ _WORDS = {
     "NUMBER": "a number",
     "FLOAT": "a decimal number such as 2.0",
     "EXEC": "an exec block",
+    "EQ_OP": "'==' or '!='",
+    "REL_OP": "'<', '<=', '>' or '>='",
+    "MUL_OP": "'*', '/' or '%'",
     "$END": "end of input",
 }
 _PUNCTUATION = {
@@ -32,14 +50,12 @@ _PUNCTUATION = {
     "EQUAL": "=",
     "DOT": ".",
     "AT": "@",
+    "OR_OP": "||",
+    "AND_OP": "&&",
+    "PLUS": "+",
+    "MINUS": "-",
+    "BANG": "!",
 }
-# Scans a prefix of the source to find the token before the error (error path only);
-# unterminated strings and comments swallow the rest so the scan stays linear.
-_TOKEN_RE = re.compile(
-    r'\s+|//[^\n]*|/\*[^*]*\*+(?:[^/*][^*]*\*+)*/|/\*.*|"[^"\\]*(?:\\.[^"\\]*)*"?|exec\s*\{[^}]*\}?'
-    r"|[A-Za-z_][A-Za-z0-9_]*|[0-9]+(?:\.[0-9]*)?|==|!=|<=|>=|&&|\|\||.",
-    re.DOTALL,
-)
 
 
 def _terminal_text(name: str) -> str:
@@ -70,11 +86,11 @@ def expected_phrase(expected: Collection[str]) -> str:
         names -= _EXPRESSION_START | {"NAME"}
         names -= {"CONFIG", "DATABASE", "AUTH", "ROLE", "MIDDLEWARE", "EVENT", "ON"}
         names -= {"INTEGRATION", "WEBHOOK", "ENDPOINT", "WORKFLOW", "JOB"}
-    if len(names) > 8:  # an operator position: everything could follow
+    if "NAME" in names and names >= _NAME_KEYWORDS:
+        names -= _NAME_KEYWORDS
+    if names >= _BINARY_OPERATORS:  # after a complete operand
         parts.append("an operator")
-        if "NAME" in names:
-            parts.append("a name")
-        names = {n for n in names if n in ("RBRACE", "RPAR", "RSQB", "COMMA")}
+        names -= _BINARY_OPERATORS
     parts.extend(sorted(_terminal_text(n) for n in names))
     if not parts:
         return "something else"
@@ -83,18 +99,10 @@ def expected_phrase(expected: Collection[str]) -> str:
     return ", ".join(parts[:-1]) + " or " + parts[-1]
 
 
-def _previous_token(source: str, end: int) -> tuple[str, int, int] | None:
-    """The last token that ends before ``end``: (text, line, column after it)."""
-    last = None
-    for match in _TOKEN_RE.finditer(source, 0, end):
-        text = match.group()
-        if not text.isspace() and not text.startswith(("//", "/*")):
-            last = match
-    if last is None:
-        return None
-    line = source.count("\n", 0, last.end()) + 1
-    column = last.end() - (source.rfind("\n", 0, last.end()) + 1) + 1
-    return last.group(), line, column
+def _end_of(token: Token, source: str) -> tuple[int, int]:
+    """(line, column) just after ``token``."""
+    end = token.start_pos + len(token)
+    return token.line + token.count("\n"), end - (source.rfind("\n", 0, end) + 1) + 1
 
 
 def _found_phrase(token: Token) -> str:
@@ -123,18 +131,17 @@ def _misplaced_exec(
 
 
 def describe_unexpected_token(
-    token: Token, expected: Collection[str], source: str
+    token: Token, expected: Collection[str], previous: Token | None, source: str
 ) -> tuple[str, int, int]:
-    """(message, line, column) for an unexpected token."""
+    """(message, line, column) for an unexpected ``token`` that follows ``previous``."""
     at_end = token.type == "$END"
-    start = len(source) if at_end or token.start_pos is None else token.start_pos
-    previous = _previous_token(source, start)
     wanted = expected_phrase(expected)
     if previous is None:
         line = 1 if at_end else token.line
         column = 1 if at_end else token.column
         return f"expected {wanted}, found {_found_phrase(token)}", line, column
-    text, prev_line, prev_end_column = previous
+    text = str(previous)
+    prev_line, prev_end_column = _end_of(previous, source)
     if text == "exec" and str(token) == "{":
         return _misplaced_exec(source, token, prev_line, prev_end_column)
     shown = text if len(text) <= 20 else text[:17] + "..."

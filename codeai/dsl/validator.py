@@ -7,6 +7,7 @@ with empty registries (dsl.md change 3). The registry-aware entry points
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -763,8 +764,9 @@ def _endpoint_rules(
     for step in handler.logic.steps if handler.logic else ():
         if known_actions and step.action not in known_actions:
             report.add(SEMANTIC, f"unknown action {go_quote(step.action)} {where}", step)
-        for arg in step.args:
-            if not IDENTIFIER_RE.fullmatch(arg) and arg not in ("request", "response"):
+        # String and number args are values (dsl.md change 7); Go saw them unquoted.
+        for arg, is_name in itertools.zip_longest(step.args, step.arg_is_name, fillvalue=True):
+            if is_name and not IDENTIFIER_RE.fullmatch(arg) and arg not in ("request", "response"):
                 report.add(
                     SEMANTIC,
                     f"invalid argument {go_quote(arg)} in logic step {go_quote(step.action)}",

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Group, User
 
+from configs.models import Config
 from executions.models import Execution, ExecutionStatus
 from tests.conftest import missing
 
@@ -38,6 +39,7 @@ CHROMIUM_ARGS = [
 PASSWORD = "browser-pw-123456"
 BROKEN_CONFIG = 'var who = "world"\nvar pause = "0.5"\nprint(missing)\n'
 FIXED_CONFIG = (
+    "// greets a few times\n"
     'var who = "world"\n'
     'var pause = "0.5"\n'
     "var rounds = 10\n"
@@ -99,12 +101,28 @@ def role_user(username: str, role: str) -> User:
     return user
 
 
-def log_in(browser, live_server, username: str):
+# What Chromium reports on the console when the Content-Security-Policy blocks something.
+CSP_VIOLATION = re.compile(r"Content Security Policy|Refused to (execute|load|apply|connect)")
+
+
+def new_page(browser, violations: list[str]):
     page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     page.set_default_timeout(TIMEOUT_MS)
-    page.on("console", lambda message: print("console:", message.type, message.text))
+
+    def on_console(message) -> None:
+        print("console:", message.type, message.text)
+        if CSP_VIOLATION.search(message.text):
+            violations.append(message.text)
+
+    page.on("console", on_console)
     page.on("pageerror", lambda error: print("page error:", error))
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/")
+    return page
+
+
+def log_in(browser, live_server, username: str, violations: list[str]):
+    page = new_page(browser, violations)
+    response = page.goto(f"{live_server.url}/admin/login/?next=/admin/")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
     page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
     page.click("input[type=submit]")
@@ -117,8 +135,9 @@ def test_operator_session_from_config_to_cancelled_run(browser, live_server, sho
     role_user("victor", "viewer")
     admin = live_server.url + "/admin"
 
-    # Log in: an editor, without is_staff.
-    page = log_in(browser, live_server, "olivia")
+    # Log in: an editor, without is_staff. Every page under the Content-Security-Policy.
+    csp_violations: list[str] = []
+    page = log_in(browser, live_server, "olivia", csp_violations)
     assert page.locator("#dash-executions").is_visible()
     shoot(page, "01-logged-in")
 
@@ -126,9 +145,14 @@ def test_operator_session_from_config_to_cancelled_run(browser, live_server, sho
     page.goto(f"{admin}/configs/config/add/")
     page.fill("#id_name", "greeter")
     page.fill("#id_content", BROKEN_CONFIG)
+    # "Check" reports what saving stores.
+    page.click(".codeai-editor-toolbar button")
+    page.wait_for_selector("text=✗ 1 problem(s)")
+    checked = page.locator(".codeai-problem").first.inner_text()
     page.click("input[name=_save]")
-    problem = page.locator(".codeai-problem").first
+    problem = page.locator(".field-problems .codeai-problem").first
     problem.wait_for()
+    assert problem.inner_text() == checked
     assert "line 3, column 7" in problem.inner_text()
     assert "undefined variable 'missing'" in problem.inner_text()
     assert "3 | print(missing)" in problem.locator("pre").inner_text()
@@ -138,12 +162,42 @@ def test_operator_session_from_config_to_cancelled_run(browser, live_server, sho
 
     # The "Check" button says so before saving; then fix and save.
     page.fill("#id_content", FIXED_CONFIG)
+    # The DSL is coloured under the (transparent) text, character for character.
+    colours = page.locator(".codeai-editor-highlight")
+    assert colours.inner_text() == FIXED_CONFIG + "\n"
+    assert colours.locator(".codeai-tok-comment").all_inner_texts() == ["// greets a few times"]
+    assert colours.locator(".codeai-tok-keyword").all_inner_texts() == ["var"] * 3 + ["exec"]
+    assert colours.locator(".codeai-tok-string").all_inner_texts() == [
+        '"world"',
+        '"0.5"',
+        '"starting"',
+    ]
+    assert colours.locator(".codeai-tok-exec").all_inner_texts() == [
+        FIXED_CONFIG.split("{", 1)[1][:-2]
+    ]
+    offsets = page.evaluate(
+        """() => {
+        const text = document.querySelector("#id_content");
+        const under = document.querySelector(".codeai-editor-highlight");
+        const a = text.getBoundingClientRect(), b = under.getBoundingClientRect();
+        const s = getComputedStyle(text), t = getComputedStyle(under);
+        return [a.x - b.x, a.y - b.y, a.width - b.width, a.height - b.height,
+                ...["fontFamily", "fontSize", "lineHeight", "paddingLeft", "paddingTop",
+                    "tabSize"].filter((key) => s[key] !== t[key])];
+        }"""
+    )
+    assert offsets == [0, 0, 0, 0]
+    shoot(page, "03a-config-colours")
     page.click(".codeai-editor-toolbar button")
     page.wait_for_selector("text=✓ no problems")
+    # ... and its verdict replaces the stored one's panel, which no longer applies.
+    assert page.locator(".field-problems .readonly").inner_text() == "no problems"
+    assert page.locator(".codeai-problem").count() == 0
     page.click("input[name=_save]")
     page.wait_for_selector("#result_list")
     row = page.locator("#result_list tr", has_text="greeter")
     assert row.locator(".codeai-status-valid").inner_text() == "valid"
+    assert Config.objects.get(name="greeter").content == FIXED_CONFIG  # "\n", not "\r\n"
     shoot(page, "03-config-fixed")
 
     # A deployment of it (the config picked in the autocomplete box).
@@ -169,6 +223,15 @@ def test_operator_session_from_config_to_cancelled_run(browser, live_server, sho
     # Still running: the panel tails a run that has not finished.
     assert terminal.get_attribute("data-complete") == "false"
     assert page.locator(".codeai-terminal-bar .codeai-badge").inner_text() == "Running"
+    # The status and duration fields above follow the live run as well.
+    assert page.locator(".field-status_badge .codeai-badge").inner_text() == "Running"
+    duration = page.locator(".field-duration .readonly").inner_text()
+    page.wait_for_function(
+        "(shown) => {"
+        " const now = document.querySelector('.field-duration .readonly').textContent;"
+        " return now !== shown && now.endsWith('so far'); }",
+        arg=duration,
+    )
     assert "hello browser 10" not in terminal.inner_text()
     shoot(page, "06-output-live")
     page.wait_for_function(
@@ -212,7 +275,7 @@ def test_operator_session_from_config_to_cancelled_run(browser, live_server, sho
     page.context.close()
 
     # A viewer sees the deployment but has no way to execute it.
-    viewer = log_in(browser, live_server, "victor")
+    viewer = log_in(browser, live_server, "victor", csp_violations)
     viewer.goto(f"{admin}/deployments/deployment/")
     viewer.click("text=greeter-prod")
     assert viewer.locator("a.codeai-execute-link").count() == 0
@@ -226,3 +289,19 @@ def test_operator_session_from_config_to_cancelled_run(browser, live_server, sho
     assert [run.status for run in runs] == [ExecutionStatus.SUCCEEDED, ExecutionStatus.CANCELLED]
     assert runs[0].variables == {"who": "browser"}
     assert runs[1].explanation == "cancelled by olivia"
+    # The editor's Check, the terminal's polling and the Execute dialog all ran under the policy.
+    assert csp_violations == []
+
+
+def test_api_docs_render_under_the_content_security_policy(browser, live_server, shoot):
+    csp_violations: list[str] = []
+    page = new_page(browser, csp_violations)
+
+    response = page.goto(f"{live_server.url}/api/docs/")
+
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    page.wait_for_selector(".swagger-ui .info .title >> text=CodeAI API")
+    page.wait_for_selector(".opblock-tag >> text=configs")
+    shoot(page, "12-api-docs")
+    assert csp_violations == []
+    page.context.close()

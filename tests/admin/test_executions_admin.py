@@ -125,6 +125,7 @@ def test_output_endpoint_returns_the_text_after_an_offset(admin_client, deployme
         "complete": False,
         "status": "running",
         "status_label": "Running",
+        "duration": "—",  # never started: no started_at
     }
     assert admin_client.get(url, {"offset": 12}).json()["output"] == ""
     assert admin_client.get(url, {"offset": 10**30}).json()["output"] == ""

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group, User
-from django.core.cache import cache
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -21,6 +20,7 @@ from configs.services import config_create
 from deployments.models import Deployment
 from deployments.services import deployment_create
 from executions.models import Execution, ExecutionStatus
+from tests.conftest import clear_cache
 
 VALID_CONTENT = 'var greeting = "hello"\nexec { echo hello }\n'
 SCOPE_ERROR_CONTENT = "print(missing)\n"
@@ -34,8 +34,9 @@ CALLERS = ("none", roles.VIEWER, roles.EDITOR, roles.ADMIN)
 
 @pytest.fixture(autouse=True)
 def _fresh_throttle_counts() -> None:
-    # Throttle counters live in the cache (locmem, or this run's own Redis database).
-    cache.clear()
+    # Throttle counters and the JWKS keys live in the shared cache (this run's own Redis,
+    # or files in this run's data folder).
+    clear_cache()
 
 
 def make_user(role: str, username: str | None = None) -> User:

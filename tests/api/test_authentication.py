@@ -19,12 +19,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.cache import caches
 from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from codeai import metrics
-from codeai.api import authentication
+from codeai.api import jwks as jwks_store
 from configs.models import Config
 from deployments.services import deployment_create
 from executions.models import Execution
@@ -210,8 +211,8 @@ def test_roles_claim_name_is_configurable(settings, outside_idp, db):
     assert post_config(token).status_code == 201
 
 
-def test_outside_user_matching_a_local_user_keeps_the_claims_roles(outside_idp, db):
-    carol = make_user("admin", username="carol")
+def test_outside_user_named_like_a_local_user_is_not_that_user(outside_idp, db):
+    make_user("admin", username="carol")
     deployment = deployment_create(
         name="d", config=Config.objects.create(name="c", content=VALID_CONTENT)
     )
@@ -223,7 +224,8 @@ def test_outside_user_matching_a_local_user_keeps_the_claims_roles(outside_idp, 
     )
 
     assert response.status_code == 202
-    assert Execution.objects.get().triggered_by == carol
+    execution = Execution.objects.get()
+    assert (execution.triggered_by, execution.triggered_by_name) == (None, "carol@external")
     admin_only = APIClient().delete(
         f"/api/v1/deployments/{deployment.pk}/",
         HTTP_AUTHORIZATION=f"Bearer {rs256(claims(roles=['editor']), outside_idp)}",
@@ -231,8 +233,11 @@ def test_outside_user_matching_a_local_user_keeps_the_claims_roles(outside_idp, 
     assert admin_only.status_code == 403
 
 
-def test_outside_user_executions_record_the_username(outside_idp, deployment):
-    token = rs256(claims(sub="id-123", preferred_username="dave", roles="editor"), outside_idp)
+def test_outside_user_executions_record_the_name_qualified_by_the_issuer(outside_idp, deployment):
+    token = rs256(
+        claims(sub="id-123", preferred_username="dave", iss="https://idp", roles="editor"),
+        outside_idp,
+    )
 
     response = APIClient().post(
         f"/api/v1/deployments/{deployment.pk}/execute/",
@@ -241,9 +246,21 @@ def test_outside_user_executions_record_the_username(outside_idp, deployment):
     )
 
     assert response.status_code == 202
-    assert response.json()["triggered_by"] == "dave"
+    assert response.json()["triggered_by"] == "dave@https://idp"
     execution = Execution.objects.get()
-    assert (execution.triggered_by, execution.triggered_by_name) == (None, "dave")
+    assert (execution.triggered_by, execution.triggered_by_name) == (None, "dave@https://idp")
+
+
+def test_outside_token_with_a_user_id_is_not_that_local_user(outside_idp, db):
+    superuser = make_user("superuser")
+
+    token = rs256(claims(user_id=superuser.pk, roles=[]), outside_idp)
+
+    assert get(token).status_code == 403
+
+
+def test_local_token_without_a_user_id_is_401(viewer):
+    assert_401(get(hs256(claims(token_type="access"))), "token lacks the 'user_id' claim")
 
 
 def test_rs256_signed_by_another_key_is_401(outside_idp, db):
@@ -296,15 +313,14 @@ def serve_json(document: dict[str, Any]) -> tuple[ThreadingHTTPServer, str]:
 
 
 @pytest.fixture
-def jwks(settings, idp_key) -> Iterator[str]:
+def jwks(settings, idp_key, db) -> Iterator[str]:
+    # The kept document and the cooldown live in the shared cache, cleared before each test.
     jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(idp_key.public_key()))
     server, url = serve_json({"keys": [{**jwk, "kid": "key-1", "use": "sig", "alg": "RS256"}]})
     settings.JWT_JWKS_URL = url
-    authentication._jwks_client.cache_clear()
     yield url
     server.shutdown()
     server.server_close()
-    authentication._jwks_client.cache_clear()
 
 
 def test_key_from_the_jwks_document(jwks, idp_key, db):
@@ -321,7 +337,6 @@ def test_unknown_kid_is_401(jwks, idp_key, db):
 
 def test_unreachable_jwks_url_is_401(settings, idp_key, db):
     settings.JWT_JWKS_URL = f"http://127.0.0.1:{JWKS_PORTS[-1] + 1}/jwks.json"
-    authentication._jwks_client.cache_clear()
 
     token = rs256(claims(roles=["viewer"]), idp_key, kid="key-1")
 
@@ -336,30 +351,25 @@ def fresh_circuit_breakers() -> Iterator[None]:
     metrics._breakers.clear()
 
 
-def test_jwks_fetches_are_measured_and_a_dead_idp_opens_the_circuit(
+def test_a_dead_idp_is_asked_once_per_cooldown_and_each_fetch_is_measured(
     settings, idp_key, db, fresh_circuit_breakers
 ):
     settings.JWT_JWKS_URL = f"http://127.0.0.1:{JWKS_PORTS[-1] + 1}/jwks.json"
-    authentication._jwks_client.cache_clear()
     token = rs256(claims(roles=["viewer"]), idp_key, kid="key-1")
 
-    def sample(name: str, **labels: str) -> float:
-        return REGISTRY.get_sample_value(f"codeai_{name}", labels) or 0.0
+    def errors() -> float:
+        labels = {"service_name": "jwks", "status": "error"}
+        return REGISTRY.get_sample_value("codeai_integration_calls_total", labels) or 0.0
 
-    errors_before = sample("integration_calls_total", service_name="jwks", status="error")
+    errors_before = errors()
     for _ in range(5):
         assert_401(get(token), "token signing keys cannot be fetched from the JWKS URL")
-    assert sample("integration_calls_total", service_name="jwks", status="error") == (
-        errors_before + 5
-    )
-    rejected_before = sample("integration_calls_total", service_name="jwks", status="rejected")
+    assert errors() == errors_before + 1
 
-    # Open: the next request is refused at once, still a 401 that says why, never a 500.
+    # The cooldown over (its key gone from the shared cache): one more try.
+    caches[settings.SHARED_CACHE].delete_many(list(jwks_store._cache_keys(settings.JWT_JWKS_URL)))
     assert_401(get(token), "token signing keys cannot be fetched from the JWKS URL")
-    assert sample("integration_calls_total", service_name="jwks", status="rejected") == (
-        rejected_before + 1
-    )
-    assert sample("integration_circuit_breaker_state", service_name="jwks", state="open") == 1
+    assert errors() == errors_before + 2
 
 
 # --- Token endpoints and session login ---------------------------------------------------
@@ -429,10 +439,18 @@ SIGN_AND_VERIFY = """
 import django, jwt
 django.setup()
 from rest_framework_simplejwt.tokens import AccessToken
-from codeai.api.authentication import decode_token
+from django.conf import settings
+from rest_framework.exceptions import AuthenticationFailed
+from codeai.api.authentication import verify_token
 token = AccessToken()
 token["user_id"] = 7
-print(jwt.get_unverified_header(str(token))["alg"], decode_token(str(token))["user_id"])
+verified = verify_token(str(token))
+print(jwt.get_unverified_header(str(token))["alg"], verified.claims["user_id"], verified.local)
+hs256 = jwt.encode(dict(token.payload), settings.JWT_HMAC_KEY, algorithm="HS256")
+try:
+    verify_token(hs256)
+except AuthenticationFailed as refused:
+    print(refused.detail)
 """
 
 
@@ -451,7 +469,7 @@ def test_local_tokens_are_rs256_with_a_configured_key_pair(tmp_path, idp_key):
     )
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["RS256", "7"]
+    assert result.stdout.splitlines() == ["RS256 7 True", "token algorithm 'HS256' is not allowed"]
 
 
 def test_a_private_key_without_its_public_key_stops_start_up(tmp_path):

@@ -72,6 +72,17 @@ def test_put_needs_every_writable_field(editor, config):
     assert response.json()["details"] == {"content": ["This field is required."]}
 
 
+def test_writing_a_computed_field_is_400_saying_why(editor, config):
+    response = editor.patch(
+        f"/api/v1/configs/{config.pk}/", {"is_valid": False, "ast": None}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["details"] == {
+        name: ["read-only: computed from content on every save"] for name in ("ast", "is_valid")
+    }
+
+
 def test_validate_a_stored_config_saves_nothing(client_for, config):
     before = Config.objects.values().get(pk=config.pk)
 

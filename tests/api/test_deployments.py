@@ -8,7 +8,7 @@ import pytest
 
 from configs.services import config_create
 from deployments.models import Deployment
-from deployments.services import deployment_create
+from deployments.services import deployment_create, deployment_update
 from executions.models import Execution, ExecutionStatus
 from tests.api.conftest import SCOPE_ERROR_CONTENT, make_execution
 
@@ -67,6 +67,58 @@ def test_renaming_onto_another_name_is_409(client_for, deployment):
     assert response.status_code == 409
     other.refresh_from_db()
     assert other.name == "other"
+
+
+@pytest.mark.parametrize("method", ["patch", "put"])
+def test_writing_the_status_is_400_saying_it_follows_executions(client_for, deployment, method):
+    response = getattr(client_for("admin"), method)(
+        f"/api/v1/deployments/{deployment.pk}/",
+        {"name": "renamed", "status": "flying"},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "validation failed",
+        "details": {"status": ["read-only: status follows executions"]},
+    }
+    deployment.refresh_from_db()
+    assert (deployment.name, deployment.status) == ("web-prod", "pending")
+
+
+def test_writing_the_status_on_create_is_400(editor, db):
+    response = editor.post(
+        "/api/v1/deployments/", {"name": "new", "status": "running"}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["details"] == {"status": ["read-only: status follows executions"]}
+    assert not Deployment.objects.filter(name="new").exists()
+
+
+def test_a_body_read_back_and_put_with_a_new_name_is_accepted(client_for, deployment):
+    admin = client_for("admin")
+    url = f"/api/v1/deployments/{deployment.pk}/"
+    body = admin.get(url).json()
+
+    response = admin.put(url, {**body, "name": "renamed"}, format="json")
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["name"] == "renamed"
+
+
+def test_an_update_writes_only_its_own_fields(client_for, deployment):
+    """The status the worker wrote after the deployment was read survives the save."""
+    admin = client_for("admin")
+    stale = Deployment.objects.get(pk=deployment.pk)
+    Deployment.objects.filter(pk=deployment.pk).update(status="complete")
+
+    deployment_update(deployment=stale, name="renamed")
+
+    assert stale.status == "complete"
+    deployment.refresh_from_db()
+    assert (deployment.name, deployment.status) == ("renamed", "complete")
+    assert admin.get(f"/api/v1/deployments/{deployment.pk}/").json()["status"] == "complete"
 
 
 @pytest.mark.parametrize(
@@ -160,4 +212,37 @@ def test_execute_with_bad_variables_is_400(editor, deployment, variables):
 
     assert response.status_code == 400
     assert list(response.json()["details"]) == ["variables"]
+    assert not Execution.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "LD_PRELOAD",
+        "LD_LIBRARY_PATH",
+        "LD_AUDIT",
+        "BASH_ENV",
+        "ENV",
+        "PYTHONSTARTUP",
+        "PYTHONPATH",
+        "PYTHONHOME",
+        "PERL5LIB",
+        "PERL5OPT",
+        "NODE_OPTIONS",
+        "GCONV_PATH",
+        "GLIBC_TUNABLES",
+    ],
+)
+def test_execute_with_a_variable_that_changes_program_loading_is_400_naming_it(
+    editor, deployment, name
+):
+    response = editor.post(
+        f"/api/v1/deployments/{deployment.pk}/execute/",
+        {"variables": {"greeting": "hi", name: "/tmp/evil"}},
+    )
+
+    assert response.status_code == 400
+    assert response.json()["details"]["variables"] == [
+        f"'{name}' is not allowed: it changes how programs load or start"
+    ]
     assert not Execution.objects.exists()

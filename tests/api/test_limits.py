@@ -178,8 +178,8 @@ def test_a_config_lists_its_first_hundred_problems_only(db):
     [
         ({"CODEAI_MAX_CONFIG_BYTES": "999999"}, "expected a number of bytes, at least 1000000"),
         (
-            {"CODEAI_MAX_CONFIG_BYTES": "2097153", "CODEAI_MAX_REQUEST_BYTES": "4194304"},
-            "expected at most 2097152 (the DSL parser's bound)",
+            {"CODEAI_MAX_CONFIG_BYTES": "5000001", "CODEAI_MAX_REQUEST_BYTES": "10485760"},
+            "expected at most 5000000 (the DSL parser's bound)",
         ),
         (
             {"CODEAI_MAX_REQUEST_BYTES": "1048575"},

@@ -34,6 +34,11 @@ def test_defaults_are_the_deployment_guides():
     assert loaded["CODEAI_CACHE_PREFIX"] == "codeai"
     assert loaded["CODEAI_CACHE_DEFAULT_TTL"] == 300
     assert loaded["CODEAI_JWT_ROLES_CLAIM"] == "roles"
+    assert loaded["CODEAI_JWT_LEEWAY"] == 30
+    assert loaded["CODEAI_TRUSTED_PROXIES"] is None
+    assert loaded["CODEAI_RATE_LIMIT_ANON"] == "120/min"
+    assert loaded["CODEAI_RATE_LIMIT_USER"] == "1200/min"
+    assert loaded["CODEAI_RATE_LIMIT_AUTH"] == "20/min"
     assert loaded["CODEAI_METRICS_ENABLED"] is True
     assert loaded["CODEAI_METRICS_NAMESPACE"] == "codeai"
     assert loaded["CODEAI_METRICS_PATH"] == "/metrics"
@@ -63,6 +68,20 @@ def test_durations_use_go_syntax(text, seconds):
         ("CODEAI_METRICS_ENABLED", "perhaps", "true or false"),
         ("CODEAI_READ_TIMEOUT", "15 seconds", "a duration such as 15s, 5m or 1h"),
         ("CODEAI_METRICS_PATH", "metrics", "a path starting with /"),
+        ("CODEAI_JWT_LEEWAY", "-1", "a whole number of seconds"),
+        ("CODEAI_RATE_LIMIT_AUTH", "20", "a count per s, min, hour or day such as 120/min"),
+        ("CODEAI_RATE_LIMIT_ANON", "0/min", "a count per s, min, hour or day such as 120/min"),
+        ("CODEAI_RATE_LIMIT_USER", "5/week", "a count per s, min, hour or day such as 120/min"),
+        (
+            "CODEAI_TRUSTED_PROXIES",
+            "10.0.0.1/8",
+            "comma-separated addresses or CIDR blocks such as 10.0.0.0/8",
+        ),
+        (
+            "CODEAI_TRUSTED_PROXIES",
+            "nginx",
+            "comma-separated addresses or CIDR blocks such as 10.0.0.0/8",
+        ),
     ],
 )
 def test_malformed_value_names_the_variable_and_accepted_values(variable, value, accepted):
@@ -71,6 +90,17 @@ def test_malformed_value_names_the_variable_and_accepted_values(variable, value,
     assert raised.value.problems == [
         f"{variable}={value!r} (env) is not valid: expected {accepted}"
     ]
+
+
+def test_rates_and_trusted_proxies_are_normalised():
+    loaded = load(
+        {
+            "CODEAI_RATE_LIMIT_AUTH": "5/Hour",
+            "CODEAI_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8,fd00::/8",
+        }
+    )
+    assert loaded["CODEAI_RATE_LIMIT_AUTH"] == "5/hour"
+    assert loaded["CODEAI_TRUSTED_PROXIES"] == ["127.0.0.1/32", "10.0.0.0/8", "fd00::/8"]
 
 
 def test_every_problem_is_reported_at_once():

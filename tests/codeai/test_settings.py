@@ -21,6 +21,7 @@ print(json.dumps({
     "engine": db["ENGINE"], "name": str(db["NAME"]), "options": db.get("OPTIONS", {}),
     "cache": s.CACHES["default"]["BACKEND"], "cache_location": s.CACHES["default"].get("LOCATION"),
     "broker": s.CELERY_BROKER_URL, "debug": s.DEBUG, "session_secure": s.SESSION_COOKIE_SECURE,
+    "csrf_secure": s.CSRF_COOKIE_SECURE, "trusted_origins": s.CSRF_TRUSTED_ORIGINS,
 }, default=str))
 """
 
@@ -54,7 +55,7 @@ def test_embedded_default_is_sqlite_memory_cache_and_filesystem_broker(tmp_path)
     assert seen["cache"].endswith("LocMemCache")
     assert seen["broker"] == "filesystem://"
     assert seen["debug"] is False
-    assert seen["session_secure"] is True
+    assert seen["session_secure"] is False  # served over plain HTTP: see below
 
 
 def test_any_db_variable_switches_to_postgresql_with_the_guides_pool(tmp_path):
@@ -145,3 +146,30 @@ def test_python_warnings_are_json_log_lines_in_json_mode(tmp_path):
     assert any(
         "library says hi" in line["msg"] and line["logger"] == "py.warnings" for line in lines
     )
+
+
+@pytest.mark.parametrize(
+    ("env", "secure"),
+    [
+        ({}, False),
+        ({"CODEAI_SECURE_SSL_REDIRECT": "true"}, True),
+        ({"CODEAI_SECURE_COOKIES": "true"}, True),
+        ({"CODEAI_SECURE_SSL_REDIRECT": "true", "CODEAI_SECURE_COOKIES": "false"}, False),
+    ],
+    ids=["plain-http", "https-redirect", "said-https", "said-not"],
+)
+def test_cookies_are_secure_only_when_served_over_https(tmp_path, env, secure):
+    seen = effective(tmp_path, **env)
+    assert (seen["session_secure"], seen["csrf_secure"]) == (secure, secure)
+
+
+def test_csrf_trusted_origins_follow_the_allowed_hosts(tmp_path):
+    seen = effective(tmp_path, CODEAI_ALLOWED_HOSTS="server,.example.com", CODEAI_PORT="8080")
+    assert set(seen["trusted_origins"]) >= {
+        "http://server",
+        "http://server:8080",
+        "https://server",
+        "https://server:8080",
+        "https://example.com",
+        "https://*.example.com:8080",
+    }

@@ -31,6 +31,7 @@ JSON_FILES = sorted(DEPLOY.rglob("*.json"))
 K8S = DEPLOY / "k8s"
 
 UNITS = sorted((DEPLOY / "systemd").glob("*.service"))
+RUN_SH = ROOT / "scripts" / "run.sh"
 BUILD_INFO_VARIABLES = ("CODEAI_VERSION", "CODEAI_BUILD_DATE", "CODEAI_GIT_COMMIT")
 # Variables the image sets for libraries rather than for CodeAI's settings.
 LIBRARY_VARIABLES = {
@@ -88,7 +89,6 @@ def compose() -> dict:
 CODEAI_SERVICES = {
     "codeai": cli.server_start,
     "worker": cli.worker_start,
-    "beat": cli.worker_beat,
     "migrate": cli.server_migrate,
 }
 
@@ -135,7 +135,7 @@ def test_compose_start_order_is_health_gated(compose):
     services = compose["services"]
     assert services["migrate"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
     assert services["migrate"]["restart"] == "no"
-    for name in ("codeai", "worker", "beat"):
+    for name in ("codeai", "worker"):
         depends = services[name]["depends_on"]
         assert depends["migrate"] == {"condition": "service_completed_successfully"}
         assert depends["redis"] == {"condition": "service_healthy"}
@@ -145,7 +145,7 @@ def test_compose_start_order_is_health_gated(compose):
         assert services[name]["healthcheck"]["test"]
 
 
-@pytest.mark.parametrize("name", ["worker", "beat", "migrate"])
+@pytest.mark.parametrize("name", ["worker", "migrate"])
 def test_compose_processes_without_http_turn_off_the_images_healthcheck(compose, name):
     assert compose["services"][name]["healthcheck"] == {"disable": True}
 
@@ -184,7 +184,6 @@ def k8s() -> dict[tuple[str, str], dict]:
 WORKLOADS = {
     ("Deployment", "codeai"): cli.server_start,
     ("Deployment", "codeai-worker"): cli.worker_start,
-    ("Deployment", "codeai-beat"): cli.worker_beat,
     ("Job", "codeai-migrate"): cli.server_migrate,
     ("CronJob", "codeai-migrate"): cli.server_migrate,
 }
@@ -453,3 +452,80 @@ def test_systemd_analyze_verify_accepts_the_units(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
+
+
+# --- no beat --------------------------------------------------------------------------------
+
+
+def test_nothing_starts_beat_the_workers_run_the_periodic_duties(compose, k8s):
+    """The guide's processes are ``server start`` and ``worker start``: nothing may depend
+    on a singleton beat (it stays possible: ``codeai worker beat``)."""
+    commands = [service.get("command", []) for service in compose["services"].values()]
+    for (kind, _name), manifest in k8s.items():
+        if kind in ("Deployment", "Job"):
+            commands += [
+                c.get("args", []) for c in manifest["spec"]["template"]["spec"]["containers"]
+            ]
+    for path in UNITS:
+        values = {(s, k): v for s, k, v in unit_entries(path)}
+        commands.append(shlex.split(values[("Service", "ExecStart")]))
+    commands.append(shlex.split(re.search(r"\$CODEAI (worker .*)&", RUN_SH.read_text()).group(1)))
+    assert commands
+    for argv in commands:
+        words = argv if isinstance(argv, list) else shlex.split(argv)
+        assert not {"beat", "--beat"} & set(words), argv
+
+
+# --- The exec sandbox: the worker may create namespaces, the web server may not ----------
+
+SANDBOX_BLOCKERS = {
+    "RestrictNamespaces",
+    "PrivateUsers",
+    "ProtectProc",
+    "ProcSubset",
+    "ProtectKernelTunables",
+    "SystemCallFilter",
+}
+
+
+def test_the_image_installs_bubblewrap_in_its_runtime_stage():
+    runs = " ".join(instruction(dockerfile_stages()[-1], "RUN"))
+    assert re.search(r"apt-get install -y --no-install-recommends bubblewrap\b", runs)
+
+
+def test_compose_lets_only_the_worker_create_namespaces(compose):
+    services = compose["services"]
+    assert set(services["worker"]["security_opt"]) == {
+        "no-new-privileges:true",
+        "seccomp=unconfined",
+        "apparmor=unconfined",
+        "systempaths=unconfined",
+    }
+    assert services["worker"]["cap_drop"] == ["ALL"]  # bwrap needs no capability
+    for name in ("codeai", "migrate"):
+        assert services[name]["security_opt"] == ["no-new-privileges:true"]
+
+
+def test_k8s_lets_only_the_worker_create_namespaces(k8s):
+    worker = k8s[("Deployment", "codeai-worker")]["spec"]["template"]["spec"]
+    assert worker["hostUsers"] is False
+    (container,) = worker["containers"]
+    security = container["securityContext"]
+    assert security["seccompProfile"] == {"type": "Unconfined"}
+    assert security["appArmorProfile"] == {"type": "Unconfined"}
+    assert security["procMount"] == "Unmasked"
+    assert security["capabilities"]["drop"] == ["ALL"]
+    web = k8s[("Deployment", "codeai")]["spec"]["template"]["spec"]
+    assert web["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    (container,) = web["containers"]
+    assert not {"seccompProfile", "appArmorProfile", "procMount"} & set(
+        container["securityContext"]
+    )
+
+
+def test_systemd_worker_unit_may_create_namespaces_and_the_web_unit_may_not():
+    worker = {key for section, key, _ in unit_entries(DEPLOY / "systemd" / "codeai-worker.service")}
+    assert not worker & SANDBOX_BLOCKERS
+    web = {(s, k): v for s, k, v in unit_entries(DEPLOY / "systemd" / "codeai.service")}
+    assert web[("Service", "RestrictNamespaces")] == "true"
+    assert web[("Service", "NoNewPrivileges")] == "true"

@@ -51,6 +51,64 @@ def test_exec_text_is_raw_and_trimmed():
     assert only('exec {  echo "a\\nb" | wc  }').command == 'echo "a\\nb" | wc'
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        "echo ${HOME}",
+        "awk '{print $1}' /etc/hosts",
+        "f() { echo hi; }; f",
+        r"find . -name '*.log' -exec gzip {} \;",
+        "echo '}' \"{\" \\} done",
+        'printf "%s\\n" "a \\" }" x',
+    ],
+)
+def test_exec_text_may_hold_braces(command):  # dsl.md change 8
+    program = parse(f"function f() {{\n  exec {{ {command} }}\n}}\nvar after = 1")
+    function, after = program.statements
+    assert function.body.statements[0].command == command
+    assert (after.line, after.column) == (4, 1)
+
+
+def test_positions_after_a_multi_line_exec_block():
+    source = 'exec {\n  if [ -n "$x" ]; then\n    echo {a,b}\n  fi\n}\nvar y = 1 + z'
+    exec_block, var = parse(source).statements
+    assert exec_block.command.splitlines()[1] == "    echo {a,b}"
+    assert (var.line, var.column) == (6, 1)
+    assert (var.value.right.line, var.value.right.column) == (6, 13)
+    found = check(source).diagnostics
+    assert [(d.message, d.line, d.column) for d in found] == [("undefined variable 'z'", 6, 13)]
+
+
+@pytest.mark.parametrize(
+    ("source", "commands"),
+    [
+        # The shell reading never closes (an unmatched "{", an open quote): the first "}".
+        ("exec { echo { }\nvar x = 1", ["echo {"]),
+        ("exec { echo it's }\nvar x = 1", ["echo it's"]),
+        # The shell reading closes, but only Go's reading makes the program parse.
+        ("if a { exec { echo ${X} }", ["echo ${X"]),
+        # Both readings parse: the program is one Go accepts, so it keeps Go's tree.
+        ("exec { echo don't }\nvar x = 1\nexec { echo won't }", ["echo don't", "echo won't"]),
+    ],
+)
+def test_every_program_go_accepts_keeps_its_exec_text(source, commands):
+    def exec_texts(statements):
+        for statement in statements:
+            if isinstance(statement, ast.ExecBlock):
+                yield statement.command
+            elif isinstance(statement, ast.IfStmt):
+                yield from exec_texts(statement.then.statements)
+
+    assert list(exec_texts(parse(source).statements)) == commands
+
+
+def test_keywords_are_whole_words():
+    # lark's contextual lexer read "jwtissuer" as "jwt" "issuer"; Go's keywords are \b-bounded.
+    with pytest.raises(DSLSyntaxError) as raised:
+        parse('auth a { method jwtissuer "i" }')
+    assert raised.value.message.endswith("found 'jwtissuer'")
+
+
 def test_string_escapes_are_decoded():
     assert only(r'var s = "a\"b\\c\nd\te\rf\q"').value.value == 'a"b\\c\nd\te\rf\\q'
 
@@ -247,6 +305,23 @@ def test_syntax_errors_say_where_what_and_what_was_expected(source, message, pos
     assert (error.message, (error.line, error.column)) == (message, position)
 
 
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        # lark's own set here was that of the state after LALR's default reductions:
+        # "a statement, ')', '}' ..." inside an array, "'}'" at the top level, no operators.
+        ("var x = [1 2]", "expected an operator, ',' or ']' after '1', found '2'"),
+        ("var x = 1 )", "expected a statement, an operator or end of input after '1', found ')'"),
+        ("if a { var x = 1 )", "expected a statement, an operator or '}' after '1', found ')'"),
+        ("print(1", "expected an operator, ')' or ',' after '1', found end of input"),
+    ],
+)
+def test_expected_tokens_are_only_those_that_can_come_next(source, message):
+    with pytest.raises(DSLSyntaxError) as raised:
+        parse(source)
+    assert raised.value.message == message
+
+
 def test_syntax_error_shows_the_line_with_a_caret():
     with pytest.raises(DSLSyntaxError) as raised:
         parse("var ok = 1\nvar x = 1 +\n\nvar y = 2", filename="app.cai")
@@ -271,6 +346,7 @@ def test_check_turns_a_syntax_error_into_a_diagnostic():
     [
         "{" * (MAX_NESTING + 1),
         "if a " * (MAX_NESTING + 1) + "{",
+        "if a { } " + "else if a { } " * MAX_NESTING,  # nests without braces
         "var x = " + "[" * (MAX_NESTING + 1),
         "var x = " + "-" * (MAX_NESTING + 5) + "1",
         "var x = " + " + ".join(["1"] * (MAX_NESTING + 5)),
@@ -286,6 +362,7 @@ def test_deep_but_allowed_nesting_parses_and_validates():
     depth = MAX_NESTING - 1
     source = "if true { " * depth + "}" * depth + "\nvar x = " + "(" * 30 + "1" + ")" * 30
     assert check(source).valid
+    assert check("if a { } " + "else if a { } " * (MAX_NESTING - 1), predeclared=["a"]).valid
 
 
 def test_oversized_input_is_refused():

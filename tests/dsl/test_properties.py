@@ -10,6 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from codeai.dsl import DSLError, check, parse
+from codeai.dsl.lexer import Source
+from codeai.dsl.parser import _parse_statements
 
 SAMPLE = """config { database_type: "postgres" }
 var items = [1, 2, "three"]
@@ -76,3 +78,26 @@ def test_parse_time_is_linear_in_input_size():
         small, large = unit * 50, unit * 200
         ratio = _parse_seconds(large) / max(_parse_seconds(small), 1e-4)
         assert ratio < 4 * 2.5, (unit[:20], ratio)  # 4x the input, generous noise margin
+
+
+def _go_reading(source: str):
+    """The statements under Go's exec rule (every block ends at its first "}"), or None."""
+    try:
+        return _parse_statements(Source(source, go_reading=True))
+    except DSLError:
+        return None
+
+
+# Exec text as Go reads it (no "}") with braces, quotes and escapes the shell reading sees
+# differently, between statements that may open or close blocks.
+GO_EXEC_TEXT = st.lists(st.sampled_from(["{", "'", '"', "\\", " ", "echo", ";", "$x"]), max_size=6)
+BETWEEN = st.sampled_from(["\n", "\n// it's\n", "\nif a {\n", "\nif a {\n", "\n}\n", "\n}\n"])
+
+
+@FUZZ
+@given(st.lists(st.tuples(GO_EXEC_TEXT, BETWEEN), min_size=1, max_size=5))
+def test_every_program_go_accepts_keeps_its_tree(blocks):  # dsl.md change 8
+    source = "".join("exec { " + "".join(text) + " }" + after for text, after in blocks)
+    go_tree = _go_reading(source)
+    if go_tree is not None:
+        assert parse(source).statements == go_tree

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,6 +105,7 @@ class Worker:
 
 
 def _purge_queues() -> None:
+    # The queues of this pass's own broker (a folder of the run, or its own redis-server).
     with app.connection_for_write() as conn:
         channel = conn.default_channel
         for queue in settings.CELERY_TASK_QUEUES:
@@ -112,7 +113,11 @@ def _purge_queues() -> None:
             queue.bind(channel).purge()
 
 
-def start_worker(log: Path, extra_env: dict[str, str], queues: str, *, beat: bool = True) -> Worker:
+def start_worker(
+    log: Path, extra_env: dict[str, str], queues: str, *, prefix: Sequence[str] = ()
+) -> Worker:
+    """A worker without beat: its periodic duties (the sweep) run in the worker itself;
+    ``prefix`` runs it through e.g. setpriv as another user."""
     database = connection.settings_dict["NAME"]
     env = {**os.environ, **WORKER_ENVIRONMENT, **extra_env}
     if uses_postgres():
@@ -120,13 +125,13 @@ def start_worker(log: Path, extra_env: dict[str, str], queues: str, *, beat: boo
     else:
         env["CODEAI_SQLITE_PATH"] = str(database)
     command = [
+        *prefix,
         sys.executable,
         "-m",
         "celery",
         "-A",
         "codeai",
         "worker",
-        *(["--beat"] if beat else []),
         "-Q",
         queues,
         "--concurrency",
@@ -165,7 +170,7 @@ def stop_worker(worker: Worker) -> None:
 
 @pytest.fixture(scope="module")
 def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Worker]:
-    """A real ``celery -A codeai worker --beat`` on the test database."""
+    """A real ``celery -A codeai worker`` (no beat) on the test database."""
     _purge_queues()
     worker = start_worker(tmp_path_factory.mktemp("worker") / "worker.log", {}, "executions,celery")
     yield worker

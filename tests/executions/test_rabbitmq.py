@@ -10,10 +10,8 @@ import pytest
 from codeai.celery import app
 from executions.models import Execution, ExecutionStatus
 from executions.tasks import run_execution
-from tests.conftest import require_service
+from tests.conftest import RABBITMQ_URL, require_service
 from tests.executions.conftest import start_worker, stop_worker, wait_finished
-
-RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672//"
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services]
 
@@ -22,7 +20,7 @@ def test_an_execution_runs_through_rabbitmq(make_deployment, tmp_path):
     require_service("rabbitmq")
     queue = f"codeai-exec-test-{uuid.uuid4().hex}"
     worker = start_worker(
-        tmp_path / "worker.log", {"CODEAI_CELERY_BROKER_URL": RABBITMQ_URL}, queue, beat=False
+        tmp_path / "worker.log", {"CODEAI_CELERY_BROKER_URL": RABBITMQ_URL}, queue
     )
     try:
         deployment = make_deployment("exec { echo through rabbitmq }")

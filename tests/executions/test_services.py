@@ -14,9 +14,10 @@ from django.utils import timezone
 from codeai.celery import app
 from codeai.exceptions import Conflict, ServiceUnavailable
 from deployments.models import Deployment, DeploymentStatus
+from duties import runner as duties
 from executions import services
 from executions.models import Execution, ExecutionStatus
-from executions.tasks import run_execution, sweep_at_worker_start
+from executions.tasks import run_execution
 
 pytestmark = pytest.mark.django_db
 
@@ -183,14 +184,15 @@ def test_disabled_execution_fails_and_runs_nothing(make_deployment, settings, tm
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_starting_worker_sweeps_at_once(make_deployment, settings):
+def test_the_sweep_is_a_periodic_duty_run_once_per_interval(make_deployment, settings):
     settings.EXEC_HEARTBEAT_GRACE = 60
     execution = queued(make_deployment("exec { true }"))
     services.execution_claim(execution_id=execution.pk, worker="gone")
     Execution.objects.filter(pk=execution.pk).update(
         heartbeat_at=timezone.now() - timedelta(minutes=5)
     )
-    sweep_at_worker_start()
+    assert "executions.sweep" in duties.run_due("first worker")
+    assert "executions.sweep" not in duties.run_due("second worker")  # not due again yet
     execution.refresh_from_db()
     assert execution.status == ExecutionStatus.FAILED
     assert execution.explanation.startswith("worker lost: no heartbeat since ")
@@ -209,3 +211,45 @@ def test_deployment_updated_at_tells_when_its_status_followed(make_deployment):
     deployment.refresh_from_db()
     assert deployment.status == DeploymentStatus.COMPLETE
     assert deployment.updated_at > running_since
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lost_task_is_published_again_once_then_the_execution_fails(make_deployment, settings):
+    settings.EXEC_QUEUE_GRACE = 60
+    execution = queued(make_deployment("exec { true }"))
+    Execution.objects.filter(pk=execution.pk).update(
+        created_at=timezone.now() - timedelta(minutes=2)
+    )
+
+    assert services.execution_republish_lost() == (1, 0)
+    assert services.execution_republish_lost() == (0, 0)  # once, not every sweep
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.QUEUED
+    republished_at = timezone.now() - timedelta(minutes=1, seconds=1)
+    Execution.objects.filter(pk=execution.pk).update(republished_at=republished_at)
+
+    assert services.execution_republish_lost() == (0, 1)
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.FAILED
+    assert execution.explanation == (
+        "not started: no worker took its task, published again at "
+        f"{republished_at.strftime('%Y-%m-%dT%H:%M:%S')}Z"
+    )
+    execution.deployment.refresh_from_db()
+    assert execution.deployment.status == DeploymentStatus.FAILED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_queued_execution_behind_active_ones_is_waiting_not_lost(make_deployment, settings):
+    settings.EXEC_QUEUE_GRACE = 60
+    deployment = make_deployment("exec { true }")
+    ahead = queued(deployment)
+    services.execution_claim(execution_id=ahead.pk, worker="busy")
+    behind = queued(deployment)
+    long_ago = timezone.now() - timedelta(minutes=5)
+    Execution.objects.filter(pk=ahead.pk).update(created_at=long_ago - timedelta(seconds=1))
+    Execution.objects.filter(pk=behind.pk).update(created_at=long_ago)
+
+    assert services.execution_republish_lost() == (0, 0)
+    behind.refresh_from_db()
+    assert (behind.status, behind.republished_at) == (ExecutionStatus.QUEUED, None)

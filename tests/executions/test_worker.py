@@ -253,3 +253,32 @@ def test_a_runtime_error_fails_with_its_position(make_deployment, alice):
     assert execution.status == ExecutionStatus.FAILED
     assert execution.explanation.startswith("runtime error at 2:")
     assert execution.output == "before\n"
+
+
+def test_exec_text_with_braces_runs_as_shell(make_deployment, alice):
+    # dsl.md change 8: braces nest outside quotes; quoted and escaped braces are text.
+    deployment = make_deployment(
+        "exec { echo ${HOME} }\n"
+        "exec { awk '{print $1}' /etc/hosts }\n"
+        "exec { f() { echo hi; }; f }\n"
+        "exec { touch a.log b.log; find . -name '*.log' -exec gzip {} \\; ; ls }\n"
+    )
+    execution = wait_finished(deployment_execute(deployment=deployment, user=alice, variables={}))
+
+    assert execution.status == ExecutionStatus.SUCCEEDED, execution.explanation
+    commands = [step["command"] for step in execution.steps]
+    assert commands == [
+        "echo ${HOME}",
+        "awk '{print $1}' /etc/hosts",
+        "f() { echo hi; }; f",
+        "touch a.log b.log; find . -name '*.log' -exec gzip {} \\; ; ls",
+    ]
+    first_words = [
+        line.split()[0] if line.split() else ""
+        for line in Path("/etc/hosts").read_text().splitlines()
+    ]
+    lines = execution.output.splitlines()
+    assert lines[0].startswith("/")  # the scratch HOME, expanded by the shell
+    assert "{" not in lines[0]
+    assert lines[1 : 1 + len(first_words)] == first_words
+    assert lines[1 + len(first_words) :] == ["hi", "a.log.gz", "b.log.gz"]

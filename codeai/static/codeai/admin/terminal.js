@@ -8,13 +8,18 @@
   function follow(terminal) {
     let offset = parseInt(terminal.dataset.offset, 10) || 0;
     const live = document.querySelector(".codeai-live");
-    const badge = terminal.parentElement.querySelector(".codeai-badge");
+    // The panel's badge and the status and duration fields above it follow the run.
+    const badges = [terminal.parentElement.querySelector(".codeai-badge"),
+      document.querySelector(".field-status_badge .codeai-badge")].filter(Boolean);
+    const duration = document.querySelector(".field-duration .readonly");
     terminal.scrollTop = terminal.scrollHeight;
 
     function showStatus(data) {
-      if (!badge) return;
-      badge.className = "codeai-badge codeai-status-" + data.status;
-      badge.textContent = data.status_label;
+      badges.forEach(function (badge) {
+        badge.className = "codeai-badge codeai-status-" + data.status;
+        badge.textContent = data.status_label;
+      });
+      if (duration && data.duration) duration.textContent = data.duration;
     }
 
     function finish() {

@@ -1,0 +1,15 @@
+"""The ``codeai`` app: project-wide models-free pieces that need the app registry."""
+
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class CodeAIConfig(AppConfig):
+    name = "codeai"
+    verbose_name = "CodeAI"
+
+    def ready(self) -> None:
+        from codeai import tokens
+
+        tokens.connect()
