@@ -16,17 +16,15 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import jwt
 import psycopg
 import pytest
 from django.conf import settings
 from django.db import connection
 
 from tests.conftest import require_service, uses_postgres
-from tests.deploy.support import CODEAI, free_port, pass_env, stop, wait_for_health
+from tests.deploy.support import CODEAI, free_port, pass_env, run_codeai, stop, wait_for_health
 
 PGBOUNCER = "/usr/sbin/pgbouncer"
-JWT_SECRET = "a-test-secret-of-more-than-32-bytes-for-hs256"
 VALID_CONTENT = 'var greeting = "hello"\nexec { echo hello }\n'
 SERVER_CONNECTIONS = 2
 
@@ -108,12 +106,9 @@ def delete_configs(ids: list[int]) -> None:
         direct.execute("DELETE FROM configs_config WHERE id = ANY(%s)", [ids])
 
 
-def editor_token() -> str:
-    claims = {"sub": "pgbouncer-test", "exp": int(time.time()) + 600, "roles": ["editor"]}
-    return jwt.encode(claims, JWT_SECRET, algorithm="HS256")
-
-
-def api(port: int, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+def api(
+    port: int, method: str, path: str, body: dict | None = None, token: str = ""
+) -> tuple[int, dict]:
     client = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
         client.request(
@@ -122,8 +117,8 @@ def api(port: int, method: str, path: str, body: dict | None = None) -> tuple[in
             body=json.dumps(body) if body is not None else None,
             headers={
                 "Host": "localhost",
-                "Authorization": f"Bearer {editor_token()}",
                 "Content-Type": "application/json",
+                **({"Authorization": f"Bearer {token}"} if token else {}),
             },
         )
         response = client.getresponse()
@@ -147,7 +142,6 @@ def test_the_api_works_through_pgbouncer_in_transaction_mode(tmp_path, pgbouncer
         tmp_path / "data",
         CODEAI_DB_HOST="127.0.0.1",
         CODEAI_DB_PORT=str(pgbouncer_port),
-        CODEAI_JWT_SECRET=JWT_SECRET,
         PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prom"),
         GUNICORN_CMD_ARGS="--workers 2",
     )
@@ -162,9 +156,28 @@ def test_the_api_works_through_pgbouncer_in_transaction_mode(tmp_path, pgbouncer
         )
     prefix = f"pgb-{uuid.uuid4().hex[:8]}"
     created: list[int] = []
+    password = uuid.uuid4().hex
+    made = run_codeai(
+        *(
+            "manage",
+            "createsuperuser",
+            "--noinput",
+            "--username",
+            prefix,
+            "--email",
+            "pgbouncer@example.com",
+        ),
+        env=env | {"DJANGO_SUPERUSER_PASSWORD": password},
+    )
+    assert made.returncode == 0, made.stderr
     try:
         status, body = wait_for_health(log, port, server)
         assert status == 200, body
+        status, body = api(
+            port, "POST", "/api/auth/token/", {"username": prefix, "password": password}
+        )
+        assert status == 200, body
+        token = body["access"]
 
         def create(number: int) -> tuple[int, dict]:
             return api(
@@ -172,6 +185,7 @@ def test_the_api_works_through_pgbouncer_in_transaction_mode(tmp_path, pgbouncer
                 "POST",
                 "/api/v1/configs/",
                 {"name": f"{prefix}-{number}", "content": VALID_CONTENT},
+                token,
             )
 
         # More clients than server connections: transactions interleave on shared ones.
@@ -182,20 +196,24 @@ def test_the_api_works_through_pgbouncer_in_transaction_mode(tmp_path, pgbouncer
             created.append(body["id"])
         changed = VALID_CONTENT.replace("hello", "bonjour")
         for config_id in created[:6]:
-            status, body = api(port, "PATCH", f"/api/v1/configs/{config_id}/", {"content": changed})
+            status, body = api(
+                port, "PATCH", f"/api/v1/configs/{config_id}/", {"content": changed}, token
+            )
             assert status == 200, body
-            status, body = api(port, "PUT", f"/api/v1/configs/{config_id}/", {"name": "only"})
+            status, body = api(
+                port, "PUT", f"/api/v1/configs/{config_id}/", {"name": "only"}, token
+            )
             assert status == 400, body  # a clear 4xx, nothing lost
-            status, body = api(port, "GET", f"/api/v1/configs/{config_id}/")
+            status, body = api(port, "GET", f"/api/v1/configs/{config_id}/", token=token)
             assert (status, body["content"]) == (200, changed)
-            status, body = api(port, "POST", f"/api/v1/configs/{config_id}/validate/")
+            status, body = api(port, "POST", f"/api/v1/configs/{config_id}/validate/", token=token)
             assert status == 200, body
-        status, body = api(port, "GET", f"/api/v1/configs/?name={prefix}&limit=100")
+        status, body = api(port, "GET", f"/api/v1/configs/?name={prefix}&limit=100", token=token)
         assert status == 200, body
         assert body["count"] == len(created)
         assert sorted(item["id"] for item in body["data"]) == sorted(created)
         for config_id in created:
-            status, _ = api(port, "DELETE", f"/api/v1/configs/{config_id}/")
+            status, _ = api(port, "DELETE", f"/api/v1/configs/{config_id}/", token=token)
             assert status == 204
         created.clear()
         assert "Traceback" not in log.read_text()
@@ -203,4 +221,10 @@ def test_the_api_works_through_pgbouncer_in_transaction_mode(tmp_path, pgbouncer
         returncode = stop(server, timeout=40)
         if created:  # what this test made, should an assertion have stopped it early
             delete_configs(created)
+        run_codeai(
+            *("manage", "shell", "-c"),
+            "from django.contrib.auth import get_user_model as m;"
+            f" m().objects.filter(username='{prefix}').delete()",
+            env=env,
+        )
     assert returncode == 0, log.read_text()
