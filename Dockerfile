@@ -42,6 +42,8 @@ RUN groupadd --gid 1000 codeai \
 COPY deploy/docker/install-venv.sh /usr/local/lib/codeai/install-venv.sh
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     PIP_NO_INDEX=1 PIP_NO_CACHE_DIR=1 sh /usr/local/lib/codeai/install-venv.sh /wheels /opt/codeai
+# The guide's path for the command (`exec codeai /app/codeai server migrate`).
+RUN mkdir -p /app && ln -s /opt/codeai/bin/codeai /app/codeai
 
 # CODEAI_VERSION/BUILD_DATE/GIT_COMMIT feed `codeai version`; no bytecode or other writes
 # at run time; Prometheus' per-process metric files on the /tmp tmpfs.
@@ -65,5 +67,5 @@ EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request as u; u.urlopen(u.Request('http://127.0.0.1:%s/health' % os.environ.get('CODEAI_PORT', '8080'), headers={'Host': 'localhost'}), timeout=3)"]
 
-ENTRYPOINT ["codeai"]
+ENTRYPOINT ["/app/codeai"]
 CMD ["server", "start", "--host", "0.0.0.0"]

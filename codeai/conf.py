@@ -101,6 +101,17 @@ def _csv(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+def cluster_nodes(addresses: list[str]) -> list[tuple[str, int]]:
+    """CODEAI_REDIS_CLUSTER_ADDRS' host:port pairs; a malformed one stops start-up."""
+    nodes = []
+    for address in addresses:
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError([f"CODEAI_REDIS_CLUSTER_ADDRS: {address!r} is not host:port"])
+        nodes.append((host, int(port)))
+    return nodes
+
+
 def _path(text: str) -> str:
     if not text.startswith("/"):
         raise ValueError

@@ -129,9 +129,17 @@ if USE_POSTGRES:
             "USER": CODEAI["CODEAI_DB_USER"],
             "PASSWORD": CODEAI["CODEAI_DB_PASSWORD"] or "",
             "CONN_MAX_AGE": 0,
+            # Always safe behind PgBouncer in transaction mode (the guide's): consecutive
+            # transactions may land on different server connections, so no cursor may outlive
+            # its transaction (Django's .iterator() and form choices would DECLARE ... WITH
+            # HOLD) and no statement may be prepared on one connection and run on another.
+            # The app iterates nothing large, and Django binds client-side (nothing is
+            # prepared today: the None pins it), so direct PostgreSQL loses nothing.
+            "DISABLE_SERVER_SIDE_CURSORS": True,
             "OPTIONS": {
                 "sslmode": CODEAI["CODEAI_DB_SSLMODE"],
                 "connect_timeout": 3,
+                "prepare_threshold": None,
                 "pool": {
                     "min_size": min(
                         CODEAI["CODEAI_DB_MAX_IDLE_CONNS"], CODEAI["CODEAI_DB_MAX_OPEN_CONNS"]
@@ -170,21 +178,32 @@ CACHE_TIMEOUT = CODEAI["CODEAI_CACHE_DEFAULT_TTL"]
 # CODEAI_REDIS_URL's own /N wins over CODEAI_REDIS_DB.
 REDIS_CACHE_DB = conf.redis_database(CODEAI["CODEAI_REDIS_URL"] or "", CODEAI["CODEAI_REDIS_DB"])
 if CODEAI["CODEAI_CACHE_TYPE"] == "redis":
-    if not CODEAI["CODEAI_REDIS_URL"]:
+    if CODEAI["CODEAI_REDIS_CLUSTER_MODE"]:
+        if not CODEAI["CODEAI_REDIS_CLUSTER_ADDRS"]:
+            raise conf.ConfigError(
+                ["CODEAI_REDIS_CLUSTER_MODE=true needs CODEAI_REDIS_CLUSTER_ADDRS"]
+            )
+        if not CODEAI["CODEAI_CELERY_BROKER_URL"]:
+            # Celery's Redis transport speaks to one server, not to a cluster.
+            raise conf.ConfigError(
+                [
+                    "CODEAI_REDIS_CLUSTER_MODE=true needs CODEAI_CELERY_BROKER_URL"
+                    " (one Redis or RabbitMQ)"
+                ]
+            )
+    elif not CODEAI["CODEAI_REDIS_URL"]:
         raise conf.ConfigError(
             [
                 "CODEAI_REDIS_URL is required when CODEAI_CACHE_TYPE=redis (e.g. redis://localhost:6379)"
             ]
         )
-    if CODEAI["CODEAI_REDIS_CLUSTER_MODE"]:
-        raise conf.ConfigError(
-            ["CODEAI_REDIS_CLUSTER_MODE=true is not supported: point CODEAI_REDIS_URL at one node"]
-        )
     CACHES = {
         "default": {
             "BACKEND": "django_prometheus.cache.backends.redis.RedisCache",
             # django-redis takes the database from the URL only.
-            "LOCATION": conf.redis_url(CODEAI["CODEAI_REDIS_URL"], db=REDIS_CACHE_DB),
+            "LOCATION": conf.redis_url(
+                CODEAI["CODEAI_REDIS_URL"] or "redis://cluster", db=REDIS_CACHE_DB
+            ),
             "KEY_PREFIX": CODEAI["CODEAI_CACHE_PREFIX"],
             "TIMEOUT": CACHE_TIMEOUT,
             "OPTIONS": {
@@ -196,6 +215,13 @@ if CODEAI["CODEAI_CACHE_TYPE"] == "redis":
             },
         }
     }
+    if CODEAI["CODEAI_REDIS_CLUSTER_MODE"]:
+        # A cluster has database 0 only: CODEAI_REDIS_DB does not apply.
+        CACHES["default"]["OPTIONS"] |= {
+            "CLIENT_CLASS": "codeai.cache.RedisClusterClient",
+            "CONNECTION_FACTORY": "codeai.cache.RedisClusterConnectionFactory",
+            "CLUSTER_NODES": conf.cluster_nodes(CODEAI["CODEAI_REDIS_CLUSTER_ADDRS"]),
+        }
 else:
     CACHES = {
         "default": {

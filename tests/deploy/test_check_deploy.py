@@ -17,7 +17,7 @@ pytestmark = pytest.mark.usefixtures("embedded_pass_only")
 
 def compose_environment(tmp_path: Path) -> dict[str, str]:
     """The web service's environment, its /run/secrets files written under ``tmp_path``."""
-    service = yaml.safe_load(COMPOSE.read_text())["services"]["web"]
+    service = yaml.safe_load(COMPOSE.read_text())["services"]["codeai"]
     environment = dict(service["environment"])
     generated = {
         "db_password": secrets.token_urlsafe(24),

@@ -65,7 +65,7 @@ def healthchecks(port: int, env: dict[str, str]) -> list[tuple[list[str], dict[s
     8080), each aimed at the test server's ``port``."""
     (image,) = instruction(dockerfile_stages()[-1], "HEALTHCHECK")
     image_command = json.loads(image[image.index("CMD") + len("CMD") :])
-    compose = yaml.safe_load(COMPOSE.read_text())["services"]["web"]["healthcheck"]["test"]
+    compose = yaml.safe_load(COMPOSE.read_text())["services"]["codeai"]["healthcheck"]["test"]
     compose_command = [part.replace(":8080/", f":{port}/") for part in compose[1:]]
     return [(image_command, env | {"CODEAI_PORT": str(port)}), (compose_command, env)]
 
@@ -115,7 +115,10 @@ def test_image_environment_installs_from_the_wheel_and_serves(tmp_path):
     workdir, data = tmp_path / "app", tmp_path / "data"
     workdir.mkdir()
     env = clean_env(**runtime_env(venv, data))
-    codeai = str(venv / "bin" / "codeai")
+    # The Dockerfile's entry point: /app/codeai, a link to the venv's console script.
+    entry_point = workdir / "codeai"
+    entry_point.symlink_to(venv / "bin" / "codeai")
+    codeai = str(entry_point)
     version = subprocess.run(
         [codeai, "version", "--output", "json"], cwd=workdir, env=env, capture_output=True
     )
@@ -159,4 +162,4 @@ def test_image_environment_installs_from_the_wheel_and_serves(tmp_path):
         assert down.returncode != 0, probe
     # Read-only root filesystem friendly: nothing written to the image's files or workdir.
     assert snapshot(venv) == before
-    assert list(workdir.iterdir()) == []
+    assert list(workdir.iterdir()) == [entry_point]

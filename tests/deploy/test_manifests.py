@@ -3,6 +3,7 @@ this application (its URLs, its variables, its command line, uid 1000)."""
 
 from __future__ import annotations
 
+import configparser
 import json
 import re
 import shlex
@@ -86,7 +87,7 @@ def compose() -> dict:
 
 
 CODEAI_SERVICES = {
-    "web": cli.server_start,
+    "codeai": cli.server_start,
     "worker": cli.worker_start,
     "migrate": cli.server_migrate,
 }
@@ -134,11 +135,11 @@ def test_compose_start_order_is_health_gated(compose):
     services = compose["services"]
     assert services["migrate"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
     assert services["migrate"]["restart"] == "no"
-    for name in ("web", "worker"):
+    for name in ("codeai", "worker"):
         depends = services[name]["depends_on"]
         assert depends["migrate"] == {"condition": "service_completed_successfully"}
         assert depends["redis"] == {"condition": "service_healthy"}
-    for name in ("web", "worker"):
+    for name in ("codeai", "worker"):
         assert services[name]["depends_on"]["postgres"] == {"condition": "service_healthy"}
     for name in ("postgres", "redis"):
         assert services[name]["healthcheck"]["test"]
@@ -149,8 +150,19 @@ def test_compose_processes_without_http_turn_off_the_images_healthcheck(compose,
     assert compose["services"][name]["healthcheck"] == {"disable": True}
 
 
+def test_compose_codeai_service_scales_to_three_replicas_on_a_port_range(compose):
+    """The guide's ``docker-compose up -d --scale codeai=3``: one fixed host port would refuse the
+    second replica, a range gives each its own."""
+    (mapping,) = compose["services"]["codeai"]["ports"]
+    host, container = mapping.rsplit(":", 1)
+    first, last = (int(port) for port in host.split("-"))
+    assert container == "8080"
+    assert last - first + 1 >= 3
+    assert "container_name" not in compose["services"]["codeai"]
+
+
 def test_compose_web_healthcheck_probes_a_real_route(compose):
-    command = " ".join(compose["services"]["web"]["healthcheck"]["test"])
+    command = " ".join(compose["services"]["codeai"]["healthcheck"]["test"])
     path = re.search(r"http://127\.0\.0\.1:8080(/[\w/-]*)", command).group(1)
     assert path == "/health"
     assert_route(path)
@@ -173,7 +185,23 @@ WORKLOADS = {
     ("Deployment", "codeai"): cli.server_start,
     ("Deployment", "codeai-worker"): cli.worker_start,
     ("Job", "codeai-migrate"): cli.server_migrate,
+    ("CronJob", "codeai-migrate"): cli.server_migrate,
 }
+
+
+def pod_template(manifest: dict) -> dict:
+    """A workload's pod template; a CronJob's is inside its job template."""
+    if manifest["kind"] == "CronJob":
+        return manifest["spec"]["jobTemplate"]["spec"]["template"]
+    return manifest["spec"]["template"]
+
+
+def container_argv(container: dict) -> list[str]:
+    """What the container runs after the image's ``/app/codeai`` entry point."""
+    if "command" in container:
+        assert container["command"][0] == "/app/codeai"
+        return container["command"][1:] + container.get("args", [])
+    return container["args"]
 
 
 def test_k8s_has_the_guides_manifests(k8s):
@@ -213,7 +241,7 @@ def test_kubectl_kustomize_builds_the_manifests(k8s):
 
 @pytest.mark.parametrize(("key", "handler"), WORKLOADS.items())
 def test_k8s_workload_runs_a_real_verb_as_uid_1000_read_only(k8s, key, handler):
-    pod = k8s[key]["spec"]["template"]["spec"]
+    pod = pod_template(k8s[key])["spec"]
     security = pod["securityContext"]
     assert (security["runAsUser"], security["runAsGroup"], security["runAsNonRoot"]) == (
         1000,
@@ -222,7 +250,7 @@ def test_k8s_workload_runs_a_real_verb_as_uid_1000_read_only(k8s, key, handler):
     )
     assert pod["serviceAccountName"] == "codeai"
     (container,) = pod["containers"]
-    assert handler_of(container["args"]) is handler
+    assert handler_of(container_argv(container)) is handler
     hardening = container["securityContext"]
     assert hardening["readOnlyRootFilesystem"] is True
     assert hardening["allowPrivilegeEscalation"] is False
@@ -233,7 +261,7 @@ def test_k8s_workload_runs_a_real_verb_as_uid_1000_read_only(k8s, key, handler):
 
 @pytest.mark.parametrize("key", WORKLOADS, ids=lambda k: k[1])
 def test_k8s_environment_is_codeai_settings_from_the_configmap_and_secret(k8s, key):
-    (container,) = k8s[key]["spec"]["template"]["spec"]["containers"]
+    (container,) = pod_template(k8s[key])["spec"]["containers"]
     config_map = k8s[("ConfigMap", container["envFrom"][0]["configMapRef"]["name"])]
     for variable in config_map["data"]:
         assert_known_variable(variable)
@@ -245,6 +273,19 @@ def test_k8s_environment_is_codeai_settings_from_the_configmap_and_secret(k8s, k
         assert reference["key"] in secret["stringData"]
     names = {entry["name"] for entry in container["env"]}
     assert {"CODEAI_DB_PASSWORD", "CODEAI_JWT_SECRET", "CODEAI_SECRET_KEY"} <= names
+
+
+def test_k8s_worker_runs_the_guides_command(k8s):
+    (container,) = k8s[("Deployment", "codeai-worker")]["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["/app/codeai", "worker", "start"]
+
+
+def test_k8s_migrate_cronjob_is_suspended_and_runs_the_jobs_spec(k8s):
+    """``kubectl create job --from=cronjob/codeai-migrate`` makes the Job migrate-job.yaml is."""
+    cronjob = k8s[("CronJob", "codeai-migrate")]
+    assert cronjob["spec"]["suspend"] is True
+    assert cronjob["spec"]["schedule"]
+    assert cronjob["spec"]["jobTemplate"]["spec"] == k8s[("Job", "codeai-migrate")]["spec"]
 
 
 def test_k8s_web_probes_and_scrape_annotations_hit_real_routes(k8s):
@@ -297,7 +338,9 @@ def test_dockerfile_is_multi_stage_on_slim_python_311():
 def test_dockerfile_runtime_runs_codeai_as_uid_1000():
     runtime = dockerfile_stages()[-1]
     assert instruction(runtime, "USER") == ["1000:1000"]
-    assert json.loads(instruction(runtime, "ENTRYPOINT")[0]) == ["codeai"]
+    assert json.loads(instruction(runtime, "ENTRYPOINT")[0]) == ["/app/codeai"]
+    # The guide's path is the venv's console script.
+    assert "ln -s /opt/codeai/bin/codeai /app/codeai" in " ".join(instruction(runtime, "RUN"))
     command = json.loads(instruction(runtime, "CMD")[0])
     assert command == ["server", "start", "--host", "0.0.0.0"]
     assert handler_of(command) is cli.server_start
@@ -344,6 +387,17 @@ def test_dockerignore_lets_through_everything_the_dockerfile_copies():
             for source in arguments.split()[:-1]:
                 assert source.rstrip("/") in allowed, f"{source} is excluded by .dockerignore"
                 assert (ROOT / source).exists()
+
+
+# --- PgBouncer ------------------------------------------------------------------------------
+
+
+def test_pgbouncer_example_pools_transactions_on_the_guides_port():
+    parser = configparser.ConfigParser()
+    parser.read_string((DEPLOY / "pgbouncer" / "pgbouncer.ini").read_text())
+    assert parser["pgbouncer"]["pool_mode"] == "transaction"
+    assert parser["pgbouncer"]["listen_port"] == "6432"
+    assert "codeai" in parser["databases"]
 
 
 # --- systemd ------------------------------------------------------------------------------
@@ -448,7 +502,7 @@ def test_compose_lets_only_the_worker_create_namespaces(compose):
         "systempaths=unconfined",
     }
     assert services["worker"]["cap_drop"] == ["ALL"]  # bwrap needs no capability
-    for name in ("web", "migrate"):
+    for name in ("codeai", "migrate"):
         assert services[name]["security_opt"] == ["no-new-privileges:true"]
 
 
