@@ -14,6 +14,7 @@ import pytest
 from django_redis.cache import RedisCache
 
 from codeai import conf
+from tests.conftest import missing
 from tests.deploy.support import free_port
 
 pytestmark = pytest.mark.slow
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def cluster_addresses() -> Iterator[list[str]]:
     if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
-        pytest.skip("redis-server is not installed on this machine")
+        missing("redis-server is not installed on this machine")
     folder = Path(tempfile.mkdtemp(prefix="codeai-redis-cluster-"))
     ports = [free_port() for _ in range(3)]
     servers = []

@@ -21,7 +21,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from tests.conftest import require_service, uses_postgres
+from tests.conftest import missing, require_service, uses_postgres
 from tests.deploy.support import CODEAI, free_port, pass_env, run_codeai, stop, wait_for_health
 
 PGBOUNCER = "/usr/sbin/pgbouncer"
@@ -84,7 +84,7 @@ def pgbouncer_port() -> Iterator[int]:
     if not uses_postgres():
         pytest.skip("runs in the PostgreSQL pass, against its migrated test database")
     if not Path(PGBOUNCER).exists():
-        pytest.skip("pgbouncer is not installed on this machine")
+        missing("pgbouncer is not installed on this machine")
     port = free_port()
     folder = Path(tempfile.mkdtemp(prefix="codeai-pgbouncer-"))
     try:
