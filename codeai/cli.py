@@ -40,7 +40,9 @@ SERVER_FLAGS: tuple[tuple[str, str], ...] = (
 
 # Verbs whose arguments go unparsed to a Django management command (None: the first argument
 # names the command, as in ``codeai manage createsuperuser``).
-PASSTHROUGH: dict[str, str | None] = {"parse": "parse", "validate": "validate", "manage": None}
+PASSTHROUGH: dict[str, str | None] = {"manage": None}
+# Verbs that need only the DSL: they run without loading Django, so they start fast.
+DSL_VERBS = ("parse", "validate")
 
 
 def _cgroup_cpu_limit(cpu_max: Path, v1_quota: Path, v1_period: Path) -> float | None:
@@ -294,6 +296,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in DSL_VERBS:
+        from codeai.dsl import commands
+
+        sys.exit(commands.main(argv[0], argv[1:]))
     if argv and argv[0] in PASSTHROUGH:
         # Options belong to the management command, so argparse must not see them.
         command = PASSTHROUGH[argv[0]]
