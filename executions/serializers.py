@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from deployments import serializers as deployment_serializers
+from deployments.models import Deployment
 from executions.models import Execution
+from executions.selectors import deployment_last_execution
 
 
 class StepSerializer(serializers.Serializer):
@@ -79,3 +85,21 @@ class ExecuteRequestSerializer(serializers.Serializer):
         help_text="Predefined variables of the DSL program: name → string, number, "
         "boolean or list of those (checked by executions.services).",
     )
+
+
+class DeploymentSerializer(deployment_serializers.DeploymentSerializer):
+    """A deployment with a summary of its newest execution (the API's deployment shape)."""
+
+    last_execution = serializers.SerializerMethodField()
+
+    class Meta(deployment_serializers.DeploymentSerializer.Meta):
+        fields = [*deployment_serializers.DeploymentSerializer.Meta.fields, "last_execution"]
+        read_only_reasons = {
+            **deployment_serializers.DeploymentSerializer.Meta.read_only_reasons,
+            "last_execution": "follows executions",
+        }
+
+    @extend_schema_field(ExecutionSummarySerializer(allow_null=True))
+    def get_last_execution(self, deployment: Deployment) -> dict[str, Any] | None:
+        execution = deployment_last_execution(deployment)
+        return ExecutionSummarySerializer(execution).data if execution else None

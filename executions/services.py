@@ -81,6 +81,13 @@ def _check_variables(variables: dict[str, Any]) -> None:
         raise ValidationError({"variables": errors})
 
 
+def deployment_delete_refused_while_active(*, instance: Deployment, **kwargs: Any) -> None:
+    """``pre_delete`` of a deployment (inside the delete's transaction): its history goes
+    with it, but not while an execution is queued or running."""
+    if instance.executions.filter(status__in=ExecutionStatus.active()).exists():
+        raise Conflict("deployment has an execution queued or running; cancel it first")
+
+
 def deployment_execute(
     *, deployment: Deployment, user: Any, variables: dict[str, Any] | None = None
 ) -> Execution:
