@@ -42,9 +42,8 @@ from codeai.exceptions import CodeAIError
 from codeai.roles import EDITOR, has_role
 from deployments import admin as deployment_admin
 from deployments.models import Deployment
-from executions import services
+from executions import selectors, services
 from executions.models import Execution, ExecutionStatus
-from executions.selectors import execution_output_since
 
 RECENT_EXECUTIONS = 10
 
@@ -242,12 +241,9 @@ class ExecutionAdmin(ServiceModelAdmin):
         for the text after ``?offset=N`` characters (the API's output endpoint's shape)."""
         if not self.has_view_permission(request):
             raise PermissionDenied
+        offset = selectors.output_offset(request.GET.get("offset"))
         try:
-            offset = int(request.GET.get("offset", 0))
-        except ValueError:
-            offset = 0
-        try:
-            chunk = execution_output_since(execution_id=object_id, offset=offset)
+            chunk = selectors.execution_output_since(execution_id=object_id, offset=offset)
         except ValidationError:  # not a UUID: as unknown as any other id
             chunk = None
         if chunk is None:

@@ -93,6 +93,15 @@ def executions_per_hour(*, hours: int = 24, now: datetime | None = None) -> list
     ]
 
 
+def output_offset(text: str | None) -> int:
+    """``?offset=`` of the output routes (API and admin): malformed reads from the start;
+    ``execution_output_since`` bounds the number."""
+    try:
+        return int(text or 0)
+    except ValueError:
+        return 0
+
+
 def execution_output_since(*, execution_id: Any, offset: int = 0) -> dict[str, Any] | None:
     """The output written after ``offset`` characters, read in the database so that tailing
     a long output moves only the new part: ``{output, offset, next_offset, complete,

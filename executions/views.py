@@ -13,7 +13,6 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from codeai.api.pagination import non_negative_int
 from codeai.api.permissions import IsEditor
 from codeai.api.schema import BODY_ERRORS, error_responses, list_responses, resource_schema
 from codeai.api.viewsets import ResourceViewSet, optional_body
@@ -28,8 +27,6 @@ from executions.serializers import (
     ExecutionSerializer,
     ExecutionSummarySerializer,
 )
-
-MAX_OUTPUT_OFFSET = 2**31 - 2
 
 
 @extend_schema_view(
@@ -79,8 +76,7 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Resourc
     )
     def output(self, request: Request, id: str) -> Response:
         execution = self.get_object()
-        # Capped so the database's integer arithmetic never overflows; outputs are far shorter.
-        offset = min(non_negative_int(request.query_params.get("offset")) or 0, MAX_OUTPUT_OFFSET)
+        offset = selectors.output_offset(request.query_params.get("offset"))
         chunk = selectors.execution_output_since(execution_id=execution.pk, offset=offset)
         if chunk is None:  # deleted between the two reads
             raise self.not_found()
