@@ -29,6 +29,11 @@ LABEL org.opencontainers.image.title="codeai" \
       org.opencontainers.image.created="${BUILD_DATE}" \
       org.opencontainers.image.revision="${GIT_COMMIT}"
 
+# bubblewrap sandboxes every exec step (CODEAI_EXEC_SANDBOX=bwrap, the default).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends bubblewrap \
+    && rm -rf /var/lib/apt/lists/*
+
 RUN groupadd --gid 1000 codeai \
     && useradd --uid 1000 --gid 1000 --no-create-home --shell /usr/sbin/nologin codeai \
     && mkdir -p /data \

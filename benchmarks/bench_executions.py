@@ -1,17 +1,22 @@
 """Benchmark: executions through the real API (gunicorn), Redis and two Celery workers.
 
 Starts gunicorn (2 workers) and two `celery -A codeai worker --concurrency 1` processes on
-a dedicated PostgreSQL database (codeai_bench, created if missing) and a redis-server of
-its own on a free port (database 0 the cache, 1 the broker), then measures:
+a dedicated PostgreSQL database (codeai_bench or --database, created if missing) and a
+redis-server of its own on a free port (database 0 the cache, 1 the broker), then measures:
 
   1. POST /api/v1/deployments/{id}/execute/ -> 202 latency (median, p95), one at a time;
   2. queued -> running latency of those executions (started_at - created_at), median/p95;
   3. throughput: 200 executions of `exec { true }` posted from 4 threads, first POST to
      last completion;
   4. a command writing 50 MB to stdout: peak RSS of each worker process and the stored
-     (capped) output.
+     (capped) output;
+  5. the cost of one step: the median duration of the step `true` in the paced runs.
+
+With --sandbox both (the default) the workers are started twice, with
+CODEAI_EXEC_SANDBOX=bwrap and =off, and every number is printed for each.
 
 Run:  .venv/bin/python benchmarks/bench_executions.py [--paced 100] [--burst 200]
+      [--sandbox both|bwrap|off] [--database codeai_bench]
 Targets: execute p95 < 50 ms, queued -> running median < 100 ms, >= 20 executions/s,
 worker < 150 MB RSS with 50 MB of output.
 """
@@ -42,7 +47,6 @@ DATA_DIR = Path(tempfile.gettempdir()) / "codeai-exec-bench"
 ENVIRONMENT = {
     "CODEAI_DB_HOST": "127.0.0.1",
     "CODEAI_DB_USER": "postgres",
-    "CODEAI_DB_NAME": DATABASE,
     "CODEAI_CACHE_TYPE": "redis",
     "CODEAI_REDIS_DB": "0",
     "CODEAI_DATA_DIR": str(DATA_DIR),
@@ -78,20 +82,21 @@ def own_redis() -> tuple[subprocess.Popen, str]:
     return process, f"redis://127.0.0.1:{port}"
 
 
-def configure() -> subprocess.Popen:
+def configure(database: str) -> subprocess.Popen:
     """Only this benchmark's variables, its own Redis (returned) and its dedicated database."""
     for name in [name for name in os.environ if name.startswith("CODEAI_")]:
         del os.environ[name]
     redis_server, redis_url = own_redis()
     os.environ.update(ENVIRONMENT)
     os.environ["CODEAI_REDIS_URL"] = redis_url
+    os.environ["CODEAI_DB_NAME"] = database
     os.environ["CODEAI_CELERY_BROKER_URL"] = f"{redis_url}/1"
     os.environ["DJANGO_SETTINGS_MODULE"] = "codeai.settings"
     import psycopg
 
     with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as pg:
-        if not pg.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE]).fetchone():
-            pg.execute(f"CREATE DATABASE {DATABASE}")
+        if not pg.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone():
+            pg.execute(f'CREATE DATABASE "{database}"')
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, check=True
     )
@@ -145,13 +150,58 @@ def family(pid: int) -> list[int]:
         return [pid]
 
 
+def start_workers(bin_dir: Path, sandbox: str) -> list[subprocess.Popen]:
+    workers = []
+    for number in (1, 2):
+        log = DATA_DIR / f"worker{number}-{sandbox}.log"
+        workers.append(
+            start(
+                [
+                    str(bin_dir / "celery"),
+                    "-A",
+                    "codeai",
+                    "worker",
+                    "-Q",
+                    "executions,celery",
+                    "--concurrency",
+                    "1",
+                    "-n",
+                    f"bench{number}@%h",
+                    "--without-mingle",
+                    "--without-gossip",
+                    "--loglevel",
+                    "INFO",
+                ],
+                log,
+                CODEAI_LOG_LEVEL="info",  # for the "ready." line
+                CODEAI_EXEC_SANDBOX=sandbox,
+            )
+        )
+    for number in (1, 2):
+        log = DATA_DIR / f"worker{number}-{sandbox}.log"
+        wait_for(lambda log=log: " ready." in log.read_text(errors="replace"), 60, "workers")
+    return workers
+
+
+def stop_all(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--paced", type=int, default=100)
     parser.add_argument("--burst", type=int, default=200)
+    parser.add_argument("--sandbox", choices=["both", "bwrap", "off"], default="both")
+    parser.add_argument("--database", default=DATABASE)
     options = parser.parse_args()
 
-    redis_server = configure()
+    redis_server = configure(options.database)
     import django
 
     django.setup()
@@ -179,52 +229,12 @@ def main() -> None:
 
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     bin_dir = Path(sys.executable).parent
-    processes = [
-        redis_server,
-        start(
-            [
-                str(bin_dir / "gunicorn"),
-                "codeai.wsgi",
-                "--bind",
-                f"127.0.0.1:{PORT}",
-                "--workers",
-                "2",
-            ],
-            DATA_DIR / "gunicorn.log",
-        ),
-    ]
-    workers = []
-    for number in (1, 2):
-        log = DATA_DIR / f"worker{number}.log"
-        workers.append(
-            start(
-                [
-                    str(bin_dir / "celery"),
-                    "-A",
-                    "codeai",
-                    "worker",
-                    "-Q",
-                    "executions,celery",
-                    "--concurrency",
-                    "1",
-                    "-n",
-                    f"bench{number}@%h",
-                    "--without-mingle",
-                    "--without-gossip",
-                    "--loglevel",
-                    "INFO",
-                ],
-                log,
-                CODEAI_LOG_LEVEL="info",  # for the "ready." line
-            )
-        )
-    processes += workers
+    web = start(
+        [str(bin_dir / "gunicorn"), "codeai.wsgi", "--bind", f"127.0.0.1:{PORT}", "--workers", "2"],
+        DATA_DIR / "gunicorn.log",
+    )
     try:
         wait_for(api_up, 30, "gunicorn")
-        for number in (1, 2):
-            log = DATA_DIR / f"worker{number}.log"
-            wait_for(lambda log=log: " ready." in log.read_text(errors="replace"), 60, "workers")
-
         session = requests.Session()
         token = session.post(
             f"{BASE}/api/auth/token/",
@@ -250,89 +260,105 @@ def main() -> None:
                 "executions to finish",
             )
 
-        execute(quick)  # warm-up: connections, first parse
-        # 1 + 2: one at a time, idle workers.
-        latencies, paced_ids = [], []
-        for _ in range(options.paced):
-            execution_id, elapsed = execute(quick)
-            latencies.append(elapsed)
-            paced_ids.append(execution_id)
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                if Execution.objects.filter(
-                    pk=execution_id, status__in=ExecutionStatus.terminal()
-                ).exists():
-                    break
-                time.sleep(0.005)
-        to_running = [
-            (started - created).total_seconds() * 1000
-            for created, started in Execution.objects.filter(pk__in=paced_ids).values_list(
-                "created_at", "started_at"
+        def measure(workers: list[subprocess.Popen]) -> None:
+            execute(quick)  # warm-up: connections, first parse
+            # 1 + 2 + 5: one at a time, idle workers.
+            latencies, paced_ids = [], []
+            for _ in range(options.paced):
+                execution_id, elapsed = execute(quick)
+                latencies.append(elapsed)
+                paced_ids.append(execution_id)
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline:
+                    if Execution.objects.filter(
+                        pk=execution_id, status__in=ExecutionStatus.terminal()
+                    ).exists():
+                        break
+                    time.sleep(0.005)
+            paced = Execution.objects.filter(pk__in=paced_ids)
+            to_running = [
+                (started - created).total_seconds() * 1000
+                for created, started in paced.values_list("created_at", "started_at")
+            ]
+            step_ms = [steps[0]["duration_ms"] for steps in paced.values_list("steps", flat=True)]
+            run_ms = [
+                (completed - started).total_seconds() * 1000
+                for started, completed in paced.values_list("started_at", "completed_at")
+            ]
+
+            # 3: a burst from 4 threads.
+            burst_ids: list[str] = []
+            lock = threading.Lock()
+            per_thread = options.burst // 4
+
+            def post_many() -> None:
+                for _ in range(per_thread):
+                    execution_id, _ = execute(quick)
+                    with lock:
+                        burst_ids.append(execution_id)
+
+            threads = [threading.Thread(target=post_many) for _ in range(4)]
+            burst_started = time.monotonic()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            wait_done(burst_ids)
+            burst_seconds = time.monotonic() - burst_started
+            burst_ok = Execution.objects.filter(
+                pk__in=burst_ids, status=ExecutionStatus.SUCCEEDED
+            ).count()
+
+            # 4: 50 MB of output.
+            baseline = {pid: rss_mb(pid) for worker in workers for pid in family(worker.pid)}
+            flood_id, _ = execute(flood)
+            peak: dict[int, float] = {}
+            while Execution.objects.filter(
+                pk=flood_id, status__in=ExecutionStatus.active()
+            ).exists():
+                for worker in workers:
+                    for pid in family(worker.pid):
+                        peak[pid] = max(peak.get(pid, 0.0), rss_mb(pid))
+                time.sleep(0.02)
+            flood_row = Execution.objects.get(pk=flood_id)
+
+            print(f"POST execute -> 202 ({options.paced} one at a time, via gunicorn):")
+            print(
+                f"  median {statistics.median(latencies):.1f} ms, "
+                f"p95 {percentile(latencies, 0.95):.1f} ms, max {max(latencies):.1f} ms"
             )
-        ]
+            print(
+                f"queued -> running: median {statistics.median(to_running):.1f} ms, "
+                f"p95 {percentile(to_running, 0.95):.1f} ms"
+            )
+            print(
+                f"one step `true`: median {statistics.median(step_ms):.1f} ms, "
+                f"p95 {percentile(step_ms, 0.95):.1f} ms; whole execution median "
+                f"{statistics.median(run_ms):.1f} ms"
+            )
+            print(
+                f"throughput: {len(burst_ids)} executions in {burst_seconds:.2f} s = "
+                f"{len(burst_ids) / burst_seconds:.1f}/s ({burst_ok} succeeded)"
+            )
+            print(
+                f"50 MB output: status {flood_row.status}, stored "
+                f"{len(flood_row.output.encode())} bytes, truncated={flood_row.output_truncated}, "
+                f"took {flood_row.duration_ms} ms"
+            )
+            for pid, value in sorted(peak.items()):
+                print(
+                    f"  worker process {pid}: RSS {baseline.get(pid, 0):.0f} -> peak {value:.0f} MB"
+                )
 
-        # 3: a burst from 4 threads.
-        burst_ids: list[str] = []
-        lock = threading.Lock()
-        per_thread = options.burst // 4
-
-        def post_many() -> None:
-            for _ in range(per_thread):
-                execution_id, _ = execute(quick)
-                with lock:
-                    burst_ids.append(execution_id)
-
-        threads = [threading.Thread(target=post_many) for _ in range(4)]
-        burst_started = time.monotonic()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        wait_done(burst_ids)
-        burst_seconds = time.monotonic() - burst_started
-        burst_ok = Execution.objects.filter(
-            pk__in=burst_ids, status=ExecutionStatus.SUCCEEDED
-        ).count()
-
-        # 4: 50 MB of output.
-        baseline = {pid: rss_mb(pid) for worker in workers for pid in family(worker.pid)}
-        flood_id, _ = execute(flood)
-        peak: dict[int, float] = {}
-        while Execution.objects.filter(pk=flood_id, status__in=ExecutionStatus.active()).exists():
-            for worker in workers:
-                for pid in family(worker.pid):
-                    peak[pid] = max(peak.get(pid, 0.0), rss_mb(pid))
-            time.sleep(0.02)
-        flood_row = Execution.objects.get(pk=flood_id)
-
-        print(f"POST execute -> 202 ({options.paced} one at a time, via gunicorn):")
-        print(
-            f"  median {statistics.median(latencies):.1f} ms, "
-            f"p95 {percentile(latencies, 0.95):.1f} ms, max {max(latencies):.1f} ms"
-        )
-        print(
-            f"queued -> running: median {statistics.median(to_running):.1f} ms, "
-            f"p95 {percentile(to_running, 0.95):.1f} ms"
-        )
-        print(
-            f"throughput: {len(burst_ids)} executions in {burst_seconds:.2f} s = "
-            f"{len(burst_ids) / burst_seconds:.1f}/s ({burst_ok} succeeded)"
-        )
-        print(
-            f"50 MB output: status {flood_row.status}, stored "
-            f"{len(flood_row.output.encode())} bytes, truncated={flood_row.output_truncated}, "
-            f"took {flood_row.duration_ms} ms"
-        )
-        for pid, value in sorted(peak.items()):
-            print(f"  worker process {pid}: RSS {baseline.get(pid, 0):.0f} -> peak {value:.0f} MB")
-    finally:
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-        for process in processes:
+        for sandbox in ("bwrap", "off") if options.sandbox == "both" else (options.sandbox,):
+            print(f"== CODEAI_EXEC_SANDBOX={sandbox}")
+            workers = start_workers(bin_dir, sandbox)
             try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+                measure(workers)
+            finally:
+                stop_all(workers)
+    finally:
+        stop_all([web, redis_server])
 
 
 if __name__ == "__main__":

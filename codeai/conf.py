@@ -603,6 +603,24 @@ OPTIONS: tuple[Option, ...] = (
         _DURATION_WORDS,
         ("executions", "queue_grace"),
     ),
+    # bwrap: every exec step runs in a bubblewrap sandbox; off: unconfined (warned about).
+    Option(
+        "CODEAI_EXEC_SANDBOX",
+        "executions",
+        _choice("bwrap", "off"),
+        "bwrap",
+        "bwrap or off",
+        ("executions", "sandbox"),
+    ),
+    # off: sandboxed steps get a network namespace with loopback only.
+    Option(
+        "CODEAI_EXEC_NETWORK",
+        "executions",
+        _parse_bool,
+        "on",
+        "on or off",
+        ("executions", "network"),
+    ),
 )
 
 OPTIONS_BY_ENV = {option.env: option for option in OPTIONS}

@@ -1,11 +1,11 @@
 """Health probes: ``/health`` (every check), ``/ready`` (critical checks), ``/live`` (none).
 
-Database and cache are critical (one failing makes the answer ``unhealthy``, 503); broker, disk
-and memory are warnings (``degraded``, still 200). The checks run at the same time, each in its
-own daemon thread with a short deadline, so a dead dependency costs at most ``CHECK_TIMEOUT``
-and a hung one never piles up threads: while a check of the same kind is still stuck, the next
-probe reports it as timed out instead of starting another. No URL, host or secret is shown;
-a failure says only what kind of error happened.
+Database and cache are critical (one failing makes the answer ``unhealthy``, 503); broker, disk,
+memory and the exec sandbox are warnings (``degraded``, still 200). The checks run at the same
+time, each in its own daemon thread with a short deadline, so a dead dependency costs at most
+``CHECK_TIMEOUT`` and a hung one never piles up threads: while a check of the same kind is still
+stuck, the next probe reports it as timed out instead of starting another. No URL, host or
+secret is shown; a failure says only what kind of error happened.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def check_broker() -> None:
 
     with app.connection_for_write() as conn:
         transport = conn.transport_cls
-        if transport == "filesystem":
+        if settings.CELERY_BROKER_URL.startswith("filesystem"):
             # Nothing to connect to: the folders must be there and writable.
             options = conn.transport_options
             for key in ("data_folder_in", "data_folder_out"):
@@ -104,6 +104,17 @@ def check_memory() -> None:
         raise CheckFailed(f"only {ratio:.0%} of memory is available")
 
 
+SANDBOX_OFF = "exec steps run unsandboxed (CODEAI_EXEC_SANDBOX=off)"
+
+
+def check_sandbox() -> None:
+    """An operator who turned the sandbox off is reminded here (and on the admin index)."""
+    if settings.EXEC_SANDBOX == "off":
+        raise CheckFailed(SANDBOX_OFF)
+    if shutil.which("bwrap") is None:
+        raise CheckFailed("bwrap is not installed: executions fail with 'sandbox unavailable'")
+
+
 CRITICAL_CHECKS: dict[str, Callable[[], None]] = {
     "database": check_database,
     "cache": check_cache,
@@ -112,6 +123,7 @@ WARNING_CHECKS: dict[str, Callable[[], None]] = {
     "broker": check_broker,
     "disk": check_disk,
     "memory": check_memory,
+    "sandbox": check_sandbox,
 }
 
 _running: dict[str, Future[None]] = {}

@@ -7,6 +7,7 @@ values onto Django, DRF, Celery and the libraries around them.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import sys
 from datetime import timedelta
@@ -464,6 +465,27 @@ EXEC_HEARTBEAT_GRACE = CODEAI["CODEAI_EXEC_HEARTBEAT_GRACE"]
 EXEC_QUEUE_GRACE = CODEAI["CODEAI_EXEC_QUEUE_GRACE"]
 # How often the sweep looks for executions whose worker stopped heartbeating.
 EXEC_SWEEP_INTERVAL = min(max(EXEC_HEARTBEAT_GRACE / 4, 1.0), 15.0)
+EXEC_SANDBOX = CODEAI["CODEAI_EXEC_SANDBOX"]
+EXEC_NETWORK = CODEAI["CODEAI_EXEC_NETWORK"]
+# What holds the server's secrets, hidden inside the sandbox: the data folder (database,
+# generated key), the database file, every *_FILE secret, the YAML files, the .env of
+# `make run`, the folder of the systemd unit's environment file and the worker's HOME.
+EXEC_HIDDEN_PATHS = tuple(
+    dict.fromkeys(
+        str(path)
+        for path in (
+            DATA_DIR,
+            CODEAI["CODEAI_SQLITE_PATH"],
+            *(os.environ.get(name) for name in conf.SECRET_FILE_VARIABLES),
+            conf.HOME_CONFIG.expanduser(),
+            conf.SYSTEM_CONFIG.parent,
+            Path.cwd() / ".env",
+            BASE_DIR / ".env",
+            os.path.expanduser("~"),
+        )
+        if path
+    )
+)
 
 # A broker URL, else the Redis of the cache, else kombu's filesystem transport under the
 # data folder: a real worker process with no broker server, for the embedded default.
@@ -480,6 +502,8 @@ else:
     for _folder in ("out", "processed", "control"):
         (BROKER_FOLDER / _folder).mkdir(parents=True, exist_ok=True)
 if CELERY_BROKER_URL.startswith("filesystem"):
+    # kombu's filesystem transport, writing each message whole (codeai/broker.py).
+    CELERY_BROKER_TRANSPORT = "codeai.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_FOLDER / "out"),
         "data_folder_out": str(BROKER_FOLDER / "out"),

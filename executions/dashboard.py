@@ -1,10 +1,14 @@
-"""What the admin index shows: counts by status, what runs now, the last failures and a
-chart of executions per hour over the last day (plain CSS bars, sized here)."""
+"""What the admin index shows: counts by status, what runs now, the last failures, a
+chart of executions per hour over the last day (plain CSS bars, sized here) and a warning
+when exec steps run unsandboxed."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+
+from codeai.health import SANDBOX_OFF
 from deployments.models import DeploymentStatus
 from executions import selectors
 from executions.models import ExecutionStatus
@@ -42,4 +46,5 @@ def dashboard_context() -> dict[str, Any]:
         "active": selectors.executions_active(),
         "failures": selectors.executions_last_failures(),
         "chart": _chart(selectors.executions_per_hour(hours=CHART_HOURS)),
+        "sandbox_warning": SANDBOX_OFF if settings.EXEC_SANDBOX == "off" else "",
     }

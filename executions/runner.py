@@ -9,6 +9,13 @@ second ``check`` is asked whether to stop (cancel) and the overall and idle time
 checked. Stopping sends SIGTERM to the process group, then SIGKILL after a grace; every
 command ends with a SIGKILL to its group, so no background process outlives its step.
 
+With a ``Sandbox`` (the default of the settings) the shell runs inside bubblewrap: its own
+PID, IPC and UTS namespaces and ``/proc``, no capabilities, the host's root read-only,
+a private ``/tmp``, the scratch folder the only writable place and whatever holds secrets
+hidden. The step sees only its own processes, so it can neither read the worker's
+environment nor signal it; the whole namespace dies with bwrap, so ``setsid`` escapes
+nothing, and bwrap dies with the worker (``--die-with-parent``).
+
 This module knows nothing of Django: services.py connects it to the Execution row.
 """
 
@@ -43,6 +50,135 @@ INHERITED_VARIABLES = ("LANG", "LC_ALL", "LC_CTYPE", "TZ")
 _LAUNCH_SCRIPT = (
     'exec 9<&0 </dev/null; (read _ <&9; kill -KILL 0) & exec 9<&-; exec /bin/sh -c "$1"'
 )
+# Inside the sandbox the shell sends its stderr to stdout, so whatever reaches bwrap's own
+# stderr is bwrap's, i.e. why the sandbox could not start. Each line the runner writes to
+# the pipe asks for a SIGTERM to every process of the namespace (a process that left the
+# group included); the runner's SIGKILL to bwrap ends the namespace, and with it all.
+_SANDBOX_LAUNCH_SCRIPT = (
+    "exec 2>&1 9<&0 </dev/null; "
+    "(trap '' TERM; while read _ <&9; do kill -s TERM -- -1; done) & "
+    'exec 9<&-; exec /bin/sh -c "$1"'
+)
+# Execute variables that change how programs are loaded or how shells and interpreters
+# start: a caller who may only execute a config could otherwise run code of their choice
+# inside every command of it. Refused by name (and every LD_* of the dynamic loader).
+PROGRAM_LOADING_VARIABLES = frozenset(
+    {
+        "BASH_ENV",
+        "ENV",
+        "SHELLOPTS",
+        "BASHOPTS",
+        "PS4",
+        "PROMPT_COMMAND",
+        "GLIBC_TUNABLES",
+        "GCONV_PATH",
+        "HOSTALIASES",
+        "LOCPATH",
+        "NLSPATH",
+        "RESOLV_HOST_CONF",
+        "MALLOC_CHECK_",
+        "PYTHONSTARTUP",
+        "PYTHONPATH",
+        "PYTHONHOME",
+        "PYTHONUSERBASE",
+        "PYTHONWARNINGS",
+        "PYTHONBREAKPOINT",
+        "PYTHONINSPECT",
+        "PERL5LIB",
+        "PERLLIB",
+        "PERL5OPT",
+        "PERL5DB",
+        "RUBYOPT",
+        "RUBYLIB",
+        "NODE_OPTIONS",
+        "NODE_PATH",
+        "JAVA_TOOL_OPTIONS",
+        "JDK_JAVA_OPTIONS",
+        "_JAVA_OPTIONS",
+        "GIT_EXEC_PATH",
+        "GIT_SSH_COMMAND",
+        "GIT_CONFIG_GLOBAL",
+        "GIT_CONFIG_SYSTEM",
+    }
+)
+SANDBOX_UNAVAILABLE = "sandbox unavailable"
+
+
+def changes_program_loading(name: str) -> bool:
+    """Whether an environment variable of this name changes how programs load or start."""
+    return name.startswith("LD_") or name in PROGRAM_LOADING_VARIABLES
+
+
+class SandboxUnavailable(Exception):
+    """bubblewrap is missing or could not set the sandbox up; the command did not run."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"{SANDBOX_UNAVAILABLE}: {reason}")
+
+
+def _inside(path: str, folders: list[str]) -> bool:
+    return any(path == folder or path.startswith(folder.rstrip("/") + "/") for folder in folders)
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """bubblewrap's confinement of a step. ``hidden`` lists what holds secrets (folders
+    become empty and read-only, files unreadable); ``network=False`` adds a network
+    namespace with only loopback and an empty /run."""
+
+    hidden: tuple[str, ...] = ()
+    network: bool = True
+
+    def command(self, *, scratch: str, env: Mapping[str, str]) -> list[str]:
+        """bwrap's argument list up to ``--``; it is started with an empty environment, so
+        the step's variables are set here and its /proc/1/environ holds nothing."""
+        bwrap = shutil.which("bwrap")
+        if bwrap is None:
+            raise SandboxUnavailable("bwrap is not installed (Debian package bubblewrap)")
+        scratch = os.path.realpath(scratch)
+        private = ["/tmp", os.path.dirname(scratch)]  # fresh tmpfs: nothing of the host's
+        if not self.network:
+            private.append("/run")  # its Unix sockets (PostgreSQL, Redis) are network too
+        folders: list[str] = []
+        files: list[str] = []
+        for path in sorted({os.path.realpath(path) for path in self.hidden}, key=len):
+            if path == "/" or _inside(path, private + folders) or not os.path.exists(path):
+                continue
+            (folders if os.path.isdir(path) else files).append(path)
+        argv = [
+            bwrap,
+            "--die-with-parent",
+            "--new-session",
+            "--cap-drop",
+            "ALL",
+            "--unshare-pid",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--unshare-cgroup-try",
+            *([] if self.network else ["--unshare-net"]),
+            "--ro-bind",
+            "/",
+            "/",
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+        ]
+        for folder in folders:
+            argv += ["--tmpfs", folder]
+        for file in files:
+            argv += ["--ro-bind", "/dev/null", file]  # a device on a nodev mount: EACCES
+        for folder in dict.fromkeys(private):
+            argv += ["--tmpfs", folder]
+        argv += ["--bind", scratch, scratch]
+        # Read-only only now: mount points inside a hidden folder (the scratch folder may
+        # live in one) had to be created first.
+        for folder in folders:
+            argv += ["--remount-ro", folder]
+        argv += ["--chdir", scratch]
+        for name, value in env.items():
+            argv += ["--setenv", name, value]
+        return [*argv, "--"]
 
 
 class StopReason(enum.StrEnum):
@@ -148,19 +284,35 @@ class CappedOutput:
 
 
 class _Child:
-    """One shell process and its process group."""
+    """One shell process (or bwrap and the shell in its sandbox) and its process group."""
 
-    def __init__(self, command: str, *, cwd: str, env: Mapping[str, str]) -> None:
-        self.process = subprocess.Popen(
-            ["/bin/sh", "-c", _LAUNCH_SCRIPT, "codeai-exec", command],
-            stdin=subprocess.PIPE,  # the watchdog's lifeline
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            cwd=cwd,
-            env=dict(env),
-            start_new_session=True,
-            close_fds=True,
-        )
+    def __init__(
+        self, command: str, *, cwd: str, env: Mapping[str, str], sandbox: Sandbox | None
+    ) -> None:
+        self.sandboxed = sandbox is not None
+        if sandbox is None:
+            argv = ["/bin/sh", "-c", _LAUNCH_SCRIPT, "codeai-exec", command]
+        else:
+            argv = [
+                *sandbox.command(scratch=cwd, env=env),
+                *("/bin/sh", "-c", _SANDBOX_LAUNCH_SCRIPT, "codeai-exec", command),
+            ]
+        try:
+            self.process = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE,  # the watchdog's lifeline
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE if self.sandboxed else subprocess.STDOUT,
+                cwd="/" if self.sandboxed else cwd,  # bwrap's --chdir sets the step's
+                env={} if self.sandboxed else dict(env),
+                start_new_session=True,
+                close_fds=True,
+            )
+        except OSError as error:
+            if self.sandboxed:
+                raise SandboxUnavailable(f"bwrap cannot be started ({error.strerror})") from error
+            raise
+        self.setup_error = ""
         self.pgid = self.process.pid  # a session leader leads its own process group
         self.fd = self.process.stdout.fileno()
         os.set_blocking(self.fd, False)
@@ -198,8 +350,13 @@ class _Child:
             os.killpg(self.pgid, signum)
 
     def stop(self, on_output: Callable[[bytes], None]) -> None:
-        """SIGTERM to the group, SIGKILL after the grace; output keeps draining meanwhile."""
-        self.signal_group(signal.SIGTERM)
+        """SIGTERM to the group (in a sandbox: to all its processes), SIGKILL after the
+        grace; output keeps draining meanwhile."""
+        if self.sandboxed:
+            with contextlib.suppress(OSError):  # the step may have killed the watchdog
+                os.write(self.process.stdin.fileno(), b"\n")
+        else:
+            self.signal_group(signal.SIGTERM)
         grace_ends = time.monotonic() + KILL_GRACE_SECONDS
         while not self.exited() and time.monotonic() < grace_ends:
             self.pump(TICK_SECONDS, on_output)
@@ -217,6 +374,14 @@ class _Child:
         self.process.stdin.close()
         self.process.stdout.close()
         returncode = self.process.wait()
+        if self.sandboxed:
+            # bwrap speaks on its stderr only when it could not set the sandbox up.
+            os.set_blocking(self.process.stderr.fileno(), False)
+            with contextlib.suppress(OSError):
+                message = self.process.stderr.read(READ_BYTES) or b""
+                if returncode != 0:
+                    self.setup_error = message.decode(errors="replace").strip()
+            self.process.stderr.close()
         return 128 - returncode if returncode < 0 else returncode
 
 
@@ -229,13 +394,16 @@ def run_command(
     idle_timeout: float,
     on_output: Callable[[bytes], None],
     check: Callable[[], StopReason | None],
+    sandbox: Sandbox | None,
 ) -> CommandResult:
-    """Run ``command`` with ``/bin/sh -c`` until it exits, times out or ``check`` says stop."""
+    """Run ``command`` with ``/bin/sh -c`` (inside ``sandbox`` unless None) until it exits,
+    times out or ``check`` says stop. Raises ``SandboxUnavailable`` when bwrap is missing
+    or cannot set the sandbox up: the command never runs unconfined instead."""
     started = time.monotonic()
     deadline = started + timeout
     last_output = started
     stop_reason: StopReason | None = None
-    child = _Child(command, cwd=cwd, env=env)
+    child = _Child(command, cwd=cwd, env=env, sandbox=sandbox)
     try:
         while not child.exited():
             if child.pump(TICK_SECONDS, on_output):
@@ -252,5 +420,7 @@ def run_command(
                 break
     finally:
         exit_code = child.finish(on_output)
+    if child.setup_error:
+        raise SandboxUnavailable(child.setup_error)
     duration_ms = int((time.monotonic() - started) * 1000)
     return CommandResult(exit_code=exit_code, stop_reason=stop_reason, duration_ms=duration_ms)

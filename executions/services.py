@@ -77,6 +77,8 @@ def _check_variables(variables: dict[str, Any]) -> None:
             if isinstance(item, str) and "\0" in item:
                 errors.append(f"'{name}' must not contain NUL characters")
                 break
+        if runner.changes_program_loading(name):
+            errors.append(f"'{name}' is not allowed: it changes how programs load or start")
     if errors:
         raise ValidationError({"variables": errors})
 
@@ -484,6 +486,9 @@ def _interpret(execution: Execution, recorder: _Recorder) -> Outcome:
     if execution.deployment.timeout_seconds:
         timeout = min(timeout, float(execution.deployment.timeout_seconds))
     deadline = time.monotonic() + timeout
+    sandbox = None
+    if settings.EXEC_SANDBOX == "bwrap":
+        sandbox = runner.Sandbox(hidden=settings.EXEC_HIDDEN_PATHS, network=settings.EXEC_NETWORK)
 
     with runner.scratch_folder() as home:
 
@@ -502,6 +507,7 @@ def _interpret(execution: Execution, recorder: _Recorder) -> Outcome:
                 idle_timeout=settings.EXEC_IDLE_TIMEOUT,
                 on_output=recorder.feed,
                 check=recorder.check,
+                sandbox=sandbox,
             )
             recorder.step_finished(result)
             if result.stop_reason is not None:
@@ -519,6 +525,8 @@ def _interpret(execution: Execution, recorder: _Recorder) -> Outcome:
             return _stopped_outcome(stop, timeout=timeout, recorder=recorder)
         except dsl.DSLRuntimeError as error:
             return Outcome(ExecutionStatus.FAILED, None, f"runtime error at {error}")
+        except runner.SandboxUnavailable as error:
+            return Outcome(ExecutionStatus.FAILED, None, str(error))
     if result.exit_code != 0:
         return Outcome(
             ExecutionStatus.FAILED,

@@ -60,6 +60,15 @@ def remove_stale_scratch_folders(**_kwargs: object) -> None:
     )
 
 
+@worker_ready.connect
+def warn_when_unsandboxed(**_kwargs: object) -> None:
+    if settings.EXEC_SANDBOX == "off":
+        logger.warning(
+            "CODEAI_EXEC_SANDBOX=off: exec steps run unsandboxed and can read this worker's "
+            "secrets and stop it"
+        )
+
+
 @worker_process_init.connect
 def warm_up_the_parser(**_kwargs: object) -> None:
     """Build the DSL parser once per worker process, not in the first execution."""

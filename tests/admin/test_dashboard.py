@@ -75,3 +75,15 @@ def test_viewers_see_the_dashboard_and_users_without_a_role_do_not(client_for, d
     assert "dashboard" in client_for("viewer").get(reverse("admin:index")).context
     outsider = client_for(None).get(reverse("admin:index"))
     assert outsider.status_code == 302
+
+
+def test_index_warns_when_exec_steps_run_unsandboxed(admin_client, settings):
+    settings.EXEC_SANDBOX = "off"
+    page = admin_client.get(reverse("admin:index")).content.decode()
+    assert 'id="dash-sandbox-warning"' in page
+    assert "exec steps run unsandboxed (CODEAI_EXEC_SANDBOX=off)" in page
+
+
+def test_index_has_no_sandbox_warning_by_default(admin_client):
+    page = admin_client.get(reverse("admin:index")).content.decode()
+    assert "dash-sandbox-warning" not in page

@@ -213,3 +213,36 @@ def test_execute_with_bad_variables_is_400(editor, deployment, variables):
     assert response.status_code == 400
     assert list(response.json()["details"]) == ["variables"]
     assert not Execution.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "LD_PRELOAD",
+        "LD_LIBRARY_PATH",
+        "LD_AUDIT",
+        "BASH_ENV",
+        "ENV",
+        "PYTHONSTARTUP",
+        "PYTHONPATH",
+        "PYTHONHOME",
+        "PERL5LIB",
+        "PERL5OPT",
+        "NODE_OPTIONS",
+        "GCONV_PATH",
+        "GLIBC_TUNABLES",
+    ],
+)
+def test_execute_with_a_variable_that_changes_program_loading_is_400_naming_it(
+    editor, deployment, name
+):
+    response = editor.post(
+        f"/api/v1/deployments/{deployment.pk}/execute/",
+        {"variables": {"greeting": "hi", name: "/tmp/evil"}},
+    )
+
+    assert response.status_code == 400
+    assert response.json()["details"]["variables"] == [
+        f"'{name}' is not allowed: it changes how programs load or start"
+    ]
+    assert not Execution.objects.exists()

@@ -103,7 +103,9 @@ def wait_for_health(log: Path, port: int, server: subprocess.Popen) -> tuple[int
     """``/health`` once this server's own log says it listens on ``port`` (so that no other
     process that held the port a moment earlier can answer in its place)."""
     wait_for_output(log, f"Listening at: http://127.0.0.1:{port}", server, timeout=45)
-    return http_get(f"http://127.0.0.1:{port}/health")
+    # The master listens before its workers have booted (after a HUP, five fresh workers
+    # import Django at once): the request waits in the socket's backlog until one accepts.
+    return http_get(f"http://127.0.0.1:{port}/health", timeout=30)
 
 
 def command_line(pid: int) -> list[str]:

@@ -420,3 +420,58 @@ def test_nothing_starts_beat_the_workers_run_the_periodic_duties(compose, k8s):
     for argv in commands:
         words = argv if isinstance(argv, list) else shlex.split(argv)
         assert not {"beat", "--beat"} & set(words), argv
+
+
+# --- The exec sandbox: the worker may create namespaces, the web server may not ----------
+
+SANDBOX_BLOCKERS = {
+    "RestrictNamespaces",
+    "PrivateUsers",
+    "ProtectProc",
+    "ProcSubset",
+    "ProtectKernelTunables",
+    "SystemCallFilter",
+}
+
+
+def test_the_image_installs_bubblewrap_in_its_runtime_stage():
+    runs = " ".join(instruction(dockerfile_stages()[-1], "RUN"))
+    assert re.search(r"apt-get install -y --no-install-recommends bubblewrap\b", runs)
+
+
+def test_compose_lets_only_the_worker_create_namespaces(compose):
+    services = compose["services"]
+    assert set(services["worker"]["security_opt"]) == {
+        "no-new-privileges:true",
+        "seccomp=unconfined",
+        "apparmor=unconfined",
+        "systempaths=unconfined",
+    }
+    assert services["worker"]["cap_drop"] == ["ALL"]  # bwrap needs no capability
+    for name in ("web", "migrate"):
+        assert services[name]["security_opt"] == ["no-new-privileges:true"]
+
+
+def test_k8s_lets_only_the_worker_create_namespaces(k8s):
+    worker = k8s[("Deployment", "codeai-worker")]["spec"]["template"]["spec"]
+    assert worker["hostUsers"] is False
+    (container,) = worker["containers"]
+    security = container["securityContext"]
+    assert security["seccompProfile"] == {"type": "Unconfined"}
+    assert security["appArmorProfile"] == {"type": "Unconfined"}
+    assert security["procMount"] == "Unmasked"
+    assert security["capabilities"]["drop"] == ["ALL"]
+    web = k8s[("Deployment", "codeai")]["spec"]["template"]["spec"]
+    assert web["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    (container,) = web["containers"]
+    assert not {"seccompProfile", "appArmorProfile", "procMount"} & set(
+        container["securityContext"]
+    )
+
+
+def test_systemd_worker_unit_may_create_namespaces_and_the_web_unit_may_not():
+    worker = {key for section, key, _ in unit_entries(DEPLOY / "systemd" / "codeai-worker.service")}
+    assert not worker & SANDBOX_BLOCKERS
+    web = {(s, k): v for s, k, v in unit_entries(DEPLOY / "systemd" / "codeai.service")}
+    assert web[("Service", "RestrictNamespaces")] == "true"
+    assert web[("Service", "NoNewPrivileges")] == "true"

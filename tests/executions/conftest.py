@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,8 +113,11 @@ def _purge_queues() -> None:
             queue.bind(channel).purge()
 
 
-def start_worker(log: Path, extra_env: dict[str, str], queues: str) -> Worker:
-    """A worker without beat: its periodic duties (the sweep) run in the worker itself."""
+def start_worker(
+    log: Path, extra_env: dict[str, str], queues: str, *, prefix: Sequence[str] = ()
+) -> Worker:
+    """A worker without beat: its periodic duties (the sweep) run in the worker itself;
+    ``prefix`` runs it through e.g. setpriv as another user."""
     database = connection.settings_dict["NAME"]
     env = {**os.environ, **WORKER_ENVIRONMENT, **extra_env}
     if uses_postgres():
@@ -122,6 +125,7 @@ def start_worker(log: Path, extra_env: dict[str, str], queues: str) -> Worker:
     else:
         env["CODEAI_SQLITE_PATH"] = str(database)
     command = [
+        *prefix,
         sys.executable,
         "-m",
         "celery",

@@ -13,7 +13,7 @@ from tests.observability.conftest import free_port
 
 pytestmark = pytest.mark.django_db
 
-ALL_CHECKS = {"database", "cache", "broker", "disk", "memory"}
+ALL_CHECKS = {"database", "cache", "broker", "disk", "memory", "sandbox"}
 
 
 def test_health_answers_healthy_with_every_check(client):
@@ -177,3 +177,27 @@ def test_amqp_broker_check(server_factory, reachable):
     assert status == 200
     assert elapsed < 3
     assert "guest" not in json.dumps(body)
+
+
+def test_health_warns_when_exec_steps_run_unsandboxed(client, settings):
+    settings.EXEC_SANDBOX = "off"
+    response = client.get("/health")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["checks"]["sandbox"]["status"] == "unhealthy"
+    assert body["checks"]["sandbox"]["error"] == (
+        "exec steps run unsandboxed (CODEAI_EXEC_SANDBOX=off)"
+    )
+    assert set(client.get("/ready").json()["checks"]) == {"database", "cache"}
+
+
+def test_health_warns_when_bwrap_is_missing(client, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    body = client.get("/health").json()
+
+    assert body["status"] == "degraded"
+    assert body["checks"]["sandbox"]["error"] == (
+        "bwrap is not installed: executions fail with 'sandbox unavailable'"
+    )

@@ -1,0 +1,49 @@
+"""The embedded default's broker hands consumers whole messages only (codeai/broker.py).
+
+Large messages widen the window: against kombu's own transport this test failed with a
+JSONDecodeError in about half of its runs."""
+
+from __future__ import annotations
+
+import threading
+
+from kombu import Connection
+
+
+def test_messages_published_while_a_consumer_drains_arrive_whole_and_once(tmp_path):
+    folder = tmp_path / "queue"
+    folder.mkdir()
+    options = {
+        "data_folder_in": str(folder),
+        "data_folder_out": str(folder),
+        "store_processed": False,
+    }
+    sent = [{"n": n, "body": "x" * 2_000_000} for n in range(60)]
+    received: list[dict] = []
+
+    with Connection(
+        "filesystem://", transport="codeai.broker:Transport", transport_options=options
+    ) as conn:
+        consumer_queue = conn.SimpleQueue("q")
+
+        def publish(part: list[dict]) -> None:
+            with Connection(
+                "filesystem://", transport="codeai.broker:Transport", transport_options=options
+            ) as own:
+                queue = own.SimpleQueue("q")
+                for message in part:
+                    queue.put(message)
+
+        publishers = [threading.Thread(target=publish, args=(sent[i::3],)) for i in range(3)]
+        for thread in publishers:
+            thread.start()
+        while len(received) < len(sent):
+            message = consumer_queue.get(timeout=10)
+            received.append(message.payload)
+            message.ack()
+        for thread in publishers:
+            thread.join()
+
+    assert sorted(m["n"] for m in received) == list(range(60))
+    assert all(m["body"] == "x" * 2_000_000 for m in received)
+    assert not list(folder.iterdir())
