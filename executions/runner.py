@@ -41,6 +41,8 @@ DRAIN_SECONDS = 1.0
 READ_BYTES = 64 * 1024
 SCRATCH_PREFIX = "codeai-exec-"
 SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# What the health check and the admin index say when an operator turned the sandbox off.
+SANDBOX_OFF = "exec steps run unsandboxed (CODEAI_EXEC_SANDBOX=off)"
 INHERITED_VARIABLES = ("LANG", "LC_ALL", "LC_CTYPE", "TZ")
 # The shell runs the command behind a watchdog in the same process group: the watchdog
 # waits for EOF on a pipe only the worker holds open, so when the worker dies, even by
