@@ -136,5 +136,5 @@ class PeekPaginator(Paginator):
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
         if bottom == self.start:
-            return self._get_page(self.window[: self.per_page], number, self)
+            return Page(self.window[: self.per_page], number, self)
         return super().page(number)

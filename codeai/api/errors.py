@@ -91,7 +91,8 @@ def error_body(exc: exceptions.APIException) -> dict[str, Any]:
     ):
         return {"error": INSUFFICIENT_PERMISSIONS}
     if isinstance(exc, exceptions.Throttled):
-        return {"error": f"too many requests, retry in {exc.wait or 1:.0f} seconds"}
+        wait = getattr(exc, "wait", None) or 1  # DRF sets it; its stubs do not declare it
+        return {"error": f"too many requests, retry in {wait:.0f} seconds"}
     return {"error": _message(exc.detail)}
 
 
@@ -104,7 +105,7 @@ def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
-def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     if _is_api(request):
         message = "host not allowed" if isinstance(exception, DisallowedHost) else "bad request"
         return JsonResponse({"error": message}, status=400)

@@ -146,7 +146,7 @@ class track_integration_call(ContextDecorator):
         self.start = time.perf_counter()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, *_: Any) -> bool:
+    def __exit__(self, exc_type: type[BaseException] | None, *_: Any) -> None:
         INTEGRATION_CALL_DURATION.labels(self.service_name).observe(
             time.perf_counter() - self.start
         )
@@ -157,7 +157,6 @@ class track_integration_call(ContextDecorator):
             INTEGRATION_CALLS.labels(self.service_name, "error").inc()
             INTEGRATION_ERRORS.labels(self.service_name, exc_type.__name__).inc()
             self.breaker.failed()
-        return False
 
 
 def record_integration_retry(service_name: str) -> None:

@@ -23,6 +23,7 @@ WIRING = frozenset(
         "codeai.urls",
         "codeai.celery",
         "codeai.wsgi",
+        "codeai.asgi",
         "codeai.cli",
         "codeai.gunicorn_conf",
         "codeai.gunicorn_hooks",
