@@ -502,8 +502,6 @@ else:
     for _folder in ("out", "processed", "control"):
         (BROKER_FOLDER / _folder).mkdir(parents=True, exist_ok=True)
 if CELERY_BROKER_URL.startswith("filesystem"):
-    # kombu's filesystem transport, writing each message whole (codeai/broker.py).
-    CELERY_BROKER_TRANSPORT = "codeai.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_FOLDER / "out"),
         "data_folder_out": str(BROKER_FOLDER / "out"),

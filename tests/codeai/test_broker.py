@@ -9,6 +9,9 @@ import threading
 
 from kombu import Connection
 
+from codeai import broker
+from codeai.celery import app  # noqa: F401  (registers the filesystem:// alias)
+
 
 def test_messages_published_while_a_consumer_drains_arrive_whole_and_once(tmp_path):
     folder = tmp_path / "queue"
@@ -21,15 +24,12 @@ def test_messages_published_while_a_consumer_drains_arrive_whole_and_once(tmp_pa
     sent = [{"n": n, "body": "x" * 2_000_000} for n in range(60)]
     received: list[dict] = []
 
-    with Connection(
-        "filesystem://", transport="codeai.broker:Transport", transport_options=options
-    ) as conn:
+    with Connection("filesystem://", transport_options=options) as conn:
+        assert isinstance(conn.transport, broker.Transport)
         consumer_queue = conn.SimpleQueue("q")
 
         def publish(part: list[dict]) -> None:
-            with Connection(
-                "filesystem://", transport="codeai.broker:Transport", transport_options=options
-            ) as own:
+            with Connection("filesystem://", transport_options=options) as own:
                 queue = own.SimpleQueue("q")
                 for message in part:
                     queue.put(message)

@@ -15,12 +15,15 @@ from typing import Any
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from codeai import gunicorn_conf
+from tests.api.test_authentication import public_pem
 from tests.conftest import uses_postgres
 from tests.deploy.support import CODEAI, embedded_env, free_port, run_codeai, stop, wait_for_health
 
-JWT_SECRET = "a-test-secret-of-more-than-32-bytes-for-hs256"
+# An identity provider's key: a token with many roles is an outside identity's.
+IDP_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 MIB = 1024 * 1024
 SLOW_CLIENTS = 12
 
@@ -57,7 +60,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("gunicorn-limits")
     env = embedded_env(
         folder / "data",
-        CODEAI_JWT_SECRET=JWT_SECRET,
+        CODEAI_JWT_PUBLIC_KEY=public_pem(IDP_KEY),
         PROMETHEUS_MULTIPROC_DIR=str(folder / "prom"),
         GUNICORN_CMD_ARGS="--workers 1",
     )
@@ -81,14 +84,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 def viewer_token(size: int) -> str:
-    """A valid HS256 token of an outside identity, its roles claim padded to ``size`` bytes."""
+    """A valid RS256 token of an outside identity, its roles claim padded to ``size`` bytes."""
     claims = {"sub": "alice", "exp": int(time.time()) + 600, "roles": ["viewer"]}
-    token = jwt.encode(claims, JWT_SECRET, algorithm="HS256")
+    token = jwt.encode(claims, IDP_KEY, algorithm="RS256")
     team = 0
     while len(token) < size:
         claims["roles"].append(f"team-{team:05}")
         team += 1
-        token = jwt.encode(claims, JWT_SECRET, algorithm="HS256")
+        token = jwt.encode(claims, IDP_KEY, algorithm="RS256")
     return token
 
 
