@@ -13,6 +13,7 @@ test:
 lint: venv
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/mypy
 
 format: venv
 	.venv/bin/ruff format .

@@ -1,5 +1,5 @@
-"""CodeAI: store CodeAI DSL configs, deploy them and run executions on Celery workers."""
+"""CodeAI: store CodeAI DSL configs, deploy them and run executions on Celery workers.
 
-from codeai.celery import app as celery_app
-
-__all__ = ["celery_app"]
+Importing the package loads nothing: ``codeai.dsl`` needs only lark. The Celery app is made
+current when Django starts (``CodeAIConfig.ready``); ``celery -A codeai`` finds ``codeai.celery``.
+"""

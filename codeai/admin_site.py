@@ -1,4 +1,6 @@
-"""The CodeAI admin site: role members may enter, and the index is an operator's dashboard.
+"""What the apps' admins share: who may enter, status badges, durations, the lean change list
+and the service-calling ModelAdmin. The site itself, whose index reads the apps, is the
+project's wiring (``codeai.admin_index``).
 
 Django's admin lets in only ``is_staff`` users. Here membership of a role group (viewer,
 editor, admin — see ``codeai.roles``) is enough, so giving someone a role in one place
@@ -16,7 +18,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
@@ -38,29 +39,6 @@ class RoleAuthenticationForm(AdminAuthenticationForm):
                 code="invalid_login",
                 params={"username": self.username_field.verbose_name},
             )
-
-
-class CodeAIAdminSite(admin.AdminSite):
-    site_header = "CodeAI"
-    site_title = "CodeAI admin"
-    index_title = "Operations"
-    site_url = "/api/docs/"  # "View site": the site is its API
-    index_template = "admin/codeai/index.html"
-    login_form = RoleAuthenticationForm
-
-    def has_permission(self, request: HttpRequest) -> bool:
-        return may_enter_admin(request.user)
-
-    def index(
-        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
-    ) -> TemplateResponse:
-        # Imported here: the site is built while the apps registry is still loading.
-        from executions.dashboard import dashboard_context
-
-        context = dict(extra_context or {})
-        if request.user.has_perm("executions.view_execution"):
-            context["dashboard"] = dashboard_context()
-        return super().index(request, context)
 
 
 # --- Building blocks shared by the apps' admins ------------------------------------------
@@ -158,5 +136,5 @@ class PeekPaginator(Paginator):
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
         if bottom == self.start:
-            return self._get_page(self.window[: self.per_page], number, self)
+            return Page(self.window[: self.per_page], number, self)
         return super().page(number)

@@ -10,6 +10,7 @@ class CodeAIConfig(AppConfig):
     verbose_name = "CodeAI"
 
     def ready(self) -> None:
-        from codeai import tokens
+        # Every Django process (web, worker, shell) sends its tasks through this app.
+        from codeai import celery, tokens  # noqa: F401
 
         tokens.connect()

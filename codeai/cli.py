@@ -11,18 +11,16 @@ Every other verb runs a Django management command in this process.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from codeai.cpus import cpu_count
+
 GUNICORN_CONFIG = Path(__file__).with_name("gunicorn_conf.py")
 WORKER_QUEUES = "executions,celery"
 BEAT_SCHEDULE_FILE = "celerybeat-schedule"
-CGROUP_V2_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
-CGROUP_V1_CPU_QUOTA = Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us")
-CGROUP_V1_CPU_PERIOD = Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us")
 
 # The guide's connection flags and the variables they override.
 DB_FLAGS: tuple[tuple[str, str], ...] = (
@@ -40,32 +38,9 @@ SERVER_FLAGS: tuple[tuple[str, str], ...] = (
 
 # Verbs whose arguments go unparsed to a Django management command (None: the first argument
 # names the command, as in ``codeai manage createsuperuser``).
-PASSTHROUGH: dict[str, str | None] = {"parse": "parse", "validate": "validate", "manage": None}
-
-
-def _cgroup_cpu_limit(cpu_max: Path, v1_quota: Path, v1_period: Path) -> float | None:
-    """The CPU quota of this container or systemd unit (CPUQuota=200% -> 2.0), if any."""
-    try:
-        quota, period = cpu_max.read_text().split()
-    except (OSError, ValueError):
-        try:
-            quota, period = v1_quota.read_text().strip(), v1_period.read_text().strip()
-        except OSError:
-            return None
-    if quota in ("max", "-1"):
-        return None
-    return int(quota) / int(period)
-
-
-def cpu_count(
-    cpu_max: Path = CGROUP_V2_CPU_MAX,
-    v1_quota: Path = CGROUP_V1_CPU_QUOTA,
-    v1_period: Path = CGROUP_V1_CPU_PERIOD,
-) -> int:
-    """CPUs this process may use: its affinity, capped by a cgroup quota (Kubernetes limits)."""
-    available = len(os.sched_getaffinity(0))
-    limit = _cgroup_cpu_limit(cpu_max, v1_quota, v1_period)
-    return available if limit is None else max(1, min(available, math.ceil(limit)))
+PASSTHROUGH: dict[str, str | None] = {"manage": None}
+# Verbs that need only the DSL: they run without loading Django, so they start fast.
+DSL_VERBS = ("parse", "validate")
 
 
 def setup_django() -> None:
@@ -294,6 +269,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in DSL_VERBS:
+        from codeai.dsl import commands
+
+        sys.exit(commands.main(argv[0], argv[1:]))
     if argv and argv[0] in PASSTHROUGH:
         # Options belong to the management command, so argparse must not see them.
         command = PASSTHROUGH[argv[0]]

@@ -29,7 +29,7 @@ import os
 
 from codeai import conf
 from codeai import logging as codeai_logging
-from codeai.cli import cpu_count
+from codeai.cpus import cpu_count
 
 # Prometheus multiprocess folder and dead-worker cleanup (see codeai.gunicorn_hooks).
 from codeai.gunicorn_hooks import child_exit, on_exit, on_starting  # noqa: F401

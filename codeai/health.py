@@ -28,6 +28,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from codeai.logging import redact
+from executions.runner import SANDBOX_OFF
 
 CHECK_TIMEOUT = 2.0
 DISK_MIN_FREE_RATIO = 0.05
@@ -102,9 +103,6 @@ def check_memory() -> None:
     ratio = _memory_available_ratio()
     if ratio is not None and ratio < MEMORY_MIN_AVAILABLE_RATIO:
         raise CheckFailed(f"only {ratio:.0%} of memory is available")
-
-
-SANDBOX_OFF = "exec steps run unsandboxed (CODEAI_EXEC_SANDBOX=off)"
 
 
 def check_sandbox() -> None:

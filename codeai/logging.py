@@ -175,7 +175,7 @@ class TextFormatter(logging.Formatter):
     """``time level [request id] logger: message key=value ...`` for people, secrets redacted."""
 
     # UTC like the JSON lines, whatever the host's zone (Django sets TZ only after settings).
-    converter = time.gmtime
+    converter = time.gmtime  # type: ignore[assignment]  # typeshed: gmtime(secs=None)
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)-7s [%(request_id)s] %(name)s: %(message)s")

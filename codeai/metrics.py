@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 import weakref
 from collections.abc import Iterator
-from contextlib import ContextDecorator
 from typing import Any
 
 from django.conf import settings
@@ -49,6 +47,8 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
+
+from codeai.api import outbound  # noqa: F401 - registers the codeai_integration_* families
 
 logger = logging.getLogger(__name__)
 
@@ -126,40 +126,6 @@ DB_CONNECTIONS_IDLE = Gauge(
     "Idle database connections kept in the pool",
     namespace=NAMESPACE,
     multiprocess_mode="livesum",
-)
-
-# --- Integrations (outbound calls) ------------------------------------------------------
-INTEGRATION_CALLS = Counter(
-    "integration_calls_total",
-    "External API calls by service and outcome (success, error, rejected)",
-    ["service_name", "status"],
-    namespace=NAMESPACE,
-)
-INTEGRATION_CALL_DURATION = Histogram(
-    "integration_call_duration_seconds",
-    "External API call latency in seconds",
-    ["service_name"],
-    namespace=NAMESPACE,
-    buckets=LATENCY_BUCKETS,
-)
-INTEGRATION_CIRCUIT_BREAKER_STATE = Gauge(
-    "integration_circuit_breaker_state",
-    "Circuit breaker state: 1 for the current state (closed, open, half_open), else 0",
-    ["service_name", "state"],
-    namespace=NAMESPACE,
-    multiprocess_mode="livemax",
-)
-INTEGRATION_RETRIES = Counter(
-    "integration_retries_total",
-    "Retry attempts of external API calls",
-    ["service_name"],
-    namespace=NAMESPACE,
-)
-INTEGRATION_ERRORS = Counter(
-    "integration_errors_total",
-    "External API call errors by service and error type",
-    ["service_name", "error_type"],
-    namespace=NAMESPACE,
 )
 
 
@@ -243,121 +209,6 @@ def _after_request(**_: Any) -> None:
 
 
 request_finished.connect(_after_request, dispatch_uid="codeai.metrics.connections")
-
-
-# --- Integrations -----------------------------------------------------------------------
-class CircuitOpenError(ConnectionError):
-    """The service failed repeatedly; calls are refused until the breaker's cool-down ends."""
-
-
-class _CircuitBreaker:
-    """Opens after ``failure_threshold`` failures in a row; one trial call after ``reset_after``."""
-
-    STATES = ("closed", "open", "half_open")
-
-    def __init__(self, service_name: str, failure_threshold: int, reset_after: float) -> None:
-        self.service_name = service_name
-        self.failure_threshold = failure_threshold
-        self.reset_after = reset_after
-        self.failures = 0
-        self.opened_at = 0.0
-        self.state = "closed"
-        self.lock = threading.Lock()
-        self._publish()
-
-    def _publish(self) -> None:
-        for state in self.STATES:
-            INTEGRATION_CIRCUIT_BREAKER_STATE.labels(self.service_name, state).set(
-                1 if state == self.state else 0
-            )
-
-    def _move(self, state: str) -> None:
-        if state != self.state:
-            logger.warning(
-                "circuit breaker for %s is now %s", self.service_name, state,
-                extra={"service_name": self.service_name, "circuit_state": state},
-            )  # fmt: skip
-            self.state = state
-            self._publish()
-
-    def admit(self) -> None:
-        with self.lock:
-            if self.state == "open":
-                if time.monotonic() - self.opened_at < self.reset_after:
-                    raise CircuitOpenError(f"circuit breaker open for {self.service_name}")
-                self._move("half_open")
-
-    def succeeded(self) -> None:
-        with self.lock:
-            self.failures = 0
-            self._move("closed")
-
-    def failed(self) -> None:
-        with self.lock:
-            self.failures += 1
-            if self.state == "half_open" or self.failures >= self.failure_threshold:
-                self.opened_at = time.monotonic()
-                self._move("open")
-
-
-_breakers: dict[str, _CircuitBreaker] = {}
-_breakers_lock = threading.Lock()
-
-
-def circuit_breaker(
-    service_name: str, *, failure_threshold: int = 5, reset_after: float = 30.0
-) -> _CircuitBreaker:
-    """The process-wide breaker of one outbound service (created closed on first use)."""
-    with _breakers_lock:
-        if service_name not in _breakers:
-            _breakers[service_name] = _CircuitBreaker(service_name, failure_threshold, reset_after)
-        return _breakers[service_name]
-
-
-class track_integration_call(ContextDecorator):
-    """Count, time and guard one outbound call::
-
-        with track_integration_call("jwks"):
-            response = requests.get(url, timeout=3)
-            response.raise_for_status()
-
-    An exception inside the block counts as an error (by type) and feeds the service's circuit
-    breaker; while the breaker is open the block is not run and ``CircuitOpenError`` (a
-    ``ConnectionError``) is raised at once. Works as a decorator too.
-    """
-
-    def __init__(self, service_name: str) -> None:
-        self.service_name = service_name
-        self.breaker = circuit_breaker(service_name)
-        self.start = 0.0
-
-    def __enter__(self) -> track_integration_call:
-        try:
-            self.breaker.admit()
-        except CircuitOpenError as error:
-            INTEGRATION_CALLS.labels(self.service_name, "rejected").inc()
-            INTEGRATION_ERRORS.labels(self.service_name, type(error).__name__).inc()
-            raise
-        self.start = time.perf_counter()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, *_: Any) -> bool:
-        INTEGRATION_CALL_DURATION.labels(self.service_name).observe(
-            time.perf_counter() - self.start
-        )
-        if exc_type is None:
-            INTEGRATION_CALLS.labels(self.service_name, "success").inc()
-            self.breaker.succeeded()
-        else:
-            INTEGRATION_CALLS.labels(self.service_name, "error").inc()
-            INTEGRATION_ERRORS.labels(self.service_name, exc_type.__name__).inc()
-            self.breaker.failed()
-        return False
-
-
-def record_integration_retry(service_name: str) -> None:
-    """Count one retry of a call to ``service_name`` (call it before each new attempt)."""
-    INTEGRATION_RETRIES.labels(service_name).inc()
 
 
 # --- Workflows, from the database at scrape time ------------------------------------------

@@ -186,9 +186,9 @@ class ConfigAdmin(ServiceModelAdmin):
     def save_model(self, request: HttpRequest, obj: Config, form: forms.Form, change: bool) -> None:
         fields = {name: form.cleaned_data[name] for name in ("name", "content")}
         if change:
-            saved = config_update(config=obj, user=request.user, **fields)
+            saved = config_update(config=obj, **fields)
         else:
-            saved = config_create(user=request.user, **fields)
+            saved = config_create(**fields)
             # The admin goes on with the instance it built (log entry, redirect): make it
             # the saved row.
             obj.__dict__.update(saved.__dict__)

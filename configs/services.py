@@ -56,7 +56,7 @@ def _apply_check(config: Config) -> None:
     config.ast, config.validation_errors = config_check(content=config.content)
 
 
-def config_create(*, name: str, content: str, user: Any = None) -> Config:
+def config_create(*, name: str, content: str) -> Config:
     config = Config(name=name, content=content)
     _apply_check(config)
     config.full_clean()
@@ -64,7 +64,7 @@ def config_create(*, name: str, content: str, user: Any = None) -> Config:
     return config
 
 
-def config_update(*, config: Config, user: Any = None, **fields: Any) -> Config:
+def config_update(*, config: Config, **fields: Any) -> Config:
     unknown = set(fields) - UPDATABLE_FIELDS
     if unknown:
         raise TypeError(f"config_update() got unknown fields: {', '.join(sorted(unknown))}")

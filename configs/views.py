@@ -66,13 +66,11 @@ class ConfigViewSet(ModelResourceViewSet):
         return selectors.config_list()
 
     def perform_create(self, serializer: BaseSerializer) -> None:
-        serializer.instance = services.config_create(
-            **serializer.validated_data, user=self.request.user
-        )
+        serializer.instance = services.config_create(**serializer.validated_data)
 
     def perform_update(self, serializer: BaseSerializer) -> None:
         serializer.instance = services.config_update(
-            config=serializer.instance, user=self.request.user, **serializer.validated_data
+            config=serializer.instance, **serializer.validated_data
         )
 
     def perform_destroy(self, instance: Config) -> None:

@@ -9,7 +9,6 @@ from django.db import DatabaseError, IntegrityError, transaction
 from codeai.exceptions import Conflict, NotFound
 from configs.models import Config
 from deployments.models import Deployment
-from executions.models import ExecutionStatus
 
 UPDATABLE_FIELDS = frozenset({"name", "config", "timeout_seconds"})
 
@@ -41,7 +40,7 @@ def _save(deployment: Deployment, fields: frozenset[str] | None = None) -> Deplo
     return deployment
 
 
-def deployment_create(*, name: str, config: Config | None = None, user: Any = None) -> Deployment:
+def deployment_create(*, name: str, config: Config | None = None) -> Deployment:
     """A new deployment in status ``pending``; a duplicate name is a Conflict."""
     return _save(Deployment(name=name, config=config))
 
@@ -56,8 +55,7 @@ def deployment_update(*, deployment: Deployment, **fields: Any) -> Deployment:
 
 
 def deployment_delete(*, deployment: Deployment) -> None:
-    """Delete a deployment and its history, unless an execution is queued or running."""
+    """Delete a deployment and what depends on it; ``pre_delete`` receivers may refuse
+    (executions refuses while a run is queued or running) with a Conflict."""
     with transaction.atomic():
-        if deployment.executions.filter(status__in=ExecutionStatus.active()).exists():
-            raise Conflict("deployment has an execution queued or running; cancel it first")
         deployment.delete()

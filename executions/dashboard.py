@@ -8,10 +8,10 @@ from typing import Any
 
 from django.conf import settings
 
-from codeai.health import SANDBOX_OFF
 from deployments.models import DeploymentStatus
 from executions import selectors
 from executions.models import ExecutionStatus
+from executions.runner import SANDBOX_OFF
 
 CHART_HOURS = 24
 

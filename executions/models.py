@@ -26,6 +26,9 @@ class ExecutionStatus(models.TextChoices):
 
 
 class Execution(models.Model):
+    # Columns that can be megabytes: lists and summaries leave them in the database.
+    HEAVY_FIELDS = ("output", "config_snapshot", "steps", "variables")
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     deployment = models.ForeignKey(
         "deployments.Deployment", on_delete=models.CASCADE, related_name="executions"

@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 TICK_SECONDS = 0.1
 KILL_GRACE_SECONDS = 2.0
@@ -41,6 +42,8 @@ DRAIN_SECONDS = 1.0
 READ_BYTES = 64 * 1024
 SCRATCH_PREFIX = "codeai-exec-"
 SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# What the health check and the admin index say when an operator turned the sandbox off.
+SANDBOX_OFF = "exec steps run unsandboxed (CODEAI_EXEC_SANDBOX=off)"
 INHERITED_VARIABLES = ("LANG", "LC_ALL", "LC_CTYPE", "TZ")
 # The shell runs the command behind a watchdog in the same process group: the watchdog
 # waits for EOF on a pipe only the worker holds open, so when the worker dies, even by
@@ -313,8 +316,14 @@ class _Child:
                 raise SandboxUnavailable(f"bwrap cannot be started ({error.strerror})") from error
             raise
         self.setup_error = ""
+        # The pipes asked for above; stderr is one only in a sandbox (else it joins stdout).
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self.stdin: IO[bytes] = self.process.stdin
+        self.stdout: IO[bytes] = self.process.stdout
+        self.stderr: IO[bytes] | None = self.process.stderr
         self.pgid = self.process.pid  # a session leader leads its own process group
-        self.fd = self.process.stdout.fileno()
+        self.fd = self.stdout.fileno()
         os.set_blocking(self.fd, False)
         self.selector = selectors.DefaultSelector()
         self.selector.register(self.fd, selectors.EVENT_READ)
@@ -354,7 +363,7 @@ class _Child:
         grace; output keeps draining meanwhile."""
         if self.sandboxed:
             with contextlib.suppress(OSError):  # the step may have killed the watchdog
-                os.write(self.process.stdin.fileno(), b"\n")
+                os.write(self.stdin.fileno(), b"\n")
         else:
             self.signal_group(signal.SIGTERM)
         grace_ends = time.monotonic() + KILL_GRACE_SECONDS
@@ -371,17 +380,17 @@ class _Child:
             self.pump(TICK_SECONDS, on_output)
         self.selector.close()
         os.close(self.pidfd)
-        self.process.stdin.close()
-        self.process.stdout.close()
+        self.stdin.close()
+        self.stdout.close()
         returncode = self.process.wait()
-        if self.sandboxed:
+        if self.stderr is not None:
             # bwrap speaks on its stderr only when it could not set the sandbox up.
-            os.set_blocking(self.process.stderr.fileno(), False)
+            os.set_blocking(self.stderr.fileno(), False)
             with contextlib.suppress(OSError):
-                message = self.process.stderr.read(READ_BYTES) or b""
+                message = self.stderr.read(READ_BYTES) or b""
                 if returncode != 0:
                     self.setup_error = message.decode(errors="replace").strip()
-            self.process.stderr.close()
+            self.stderr.close()
         return 128 - returncode if returncode < 0 else returncode
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Substr
 from django.utils import timezone
 
+from deployments import selectors as deployment_selectors
 from deployments.models import Deployment, DeploymentStatus
 from executions.models import Execution, ExecutionStatus
 
@@ -92,6 +93,15 @@ def executions_per_hour(*, hours: int = 24, now: datetime | None = None) -> list
     ]
 
 
+def output_offset(text: str | None) -> int:
+    """``?offset=`` of the output routes (API and admin): malformed reads from the start;
+    ``execution_output_since`` bounds the number."""
+    try:
+        return int(text or 0)
+    except ValueError:
+        return 0
+
+
 def execution_output_since(*, execution_id: Any, offset: int = 0) -> dict[str, Any] | None:
     """The output written after ``offset`` characters, read in the database so that tailing
     a long output moves only the new part: ``{output, offset, next_offset, complete,
@@ -116,15 +126,40 @@ def execution_output_since(*, execution_id: Any, offset: int = 0) -> dict[str, A
     }
 
 
-def execution_list(*, deployment_id: Any = None) -> QuerySet[Execution]:
+def execution_list() -> QuerySet[Execution]:
     """Executions for the API, newest first; the config text each ran stays in the database."""
-    queryset = Execution.objects.defer("config_snapshot").order_by("-created_at")
-    if deployment_id is not None:
-        queryset = queryset.filter(deployment_id=deployment_id)
-    return queryset
+    return Execution.objects.defer("config_snapshot").order_by("-created_at")
 
 
-def execution_summaries(*, deployment_id: Any = None) -> QuerySet[Execution]:
-    """Executions for a list page: output, steps and variables (each can be megabytes) stay
-    in the database too."""
-    return execution_list(deployment_id=deployment_id).defer("output", "steps", "variables")
+def execution_summaries() -> QuerySet[Execution]:
+    """Executions for a list page: the heavy columns (each can be megabytes) stay in the
+    database."""
+    return Execution.objects.defer(*Execution.HEAVY_FIELDS).order_by("-created_at")
+
+
+def _newest_executions() -> QuerySet[Execution]:
+    newest_of_same_deployment = (
+        Execution.objects.filter(deployment=OuterRef("deployment"))
+        .order_by("-created_at", "-pk")
+        .values("pk")[:1]
+    )
+    return Execution.objects.filter(pk=Subquery(newest_of_same_deployment)).defer(
+        *Execution.HEAVY_FIELDS
+    )
+
+
+def deployment_list_with_last_execution() -> QuerySet[Deployment]:
+    """Deployments newest first; ``last_execution_list`` holds the newest execution (one
+    extra query for the whole page)."""
+    return deployment_selectors.deployment_list().prefetch_related(
+        Prefetch("executions", queryset=_newest_executions(), to_attr="last_execution_list")
+    )
+
+
+def deployment_last_execution(deployment: Deployment) -> Execution | None:
+    prefetched: list[Any] | None = getattr(deployment, "last_execution_list", None)
+    if prefetched is not None:
+        return prefetched[0] if prefetched else None
+    return (
+        deployment.executions.defer(*Execution.HEAVY_FIELDS).order_by("-created_at", "-pk").first()
+    )

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from deployments import serializers as deployment_serializers
+from deployments.models import Deployment
 from executions.models import Execution
+from executions.selectors import deployment_last_execution
 
 
 class StepSerializer(serializers.Serializer):
@@ -79,3 +85,27 @@ class ExecuteRequestSerializer(serializers.Serializer):
         help_text="Predefined variables of the DSL program: name → string, number, "
         "boolean or list of those (checked by executions.services).",
     )
+
+
+class DeploymentSerializer(deployment_serializers.DeploymentSerializer):
+    """A deployment with a summary of its newest execution (the API's deployment shape)."""
+
+    last_execution = serializers.SerializerMethodField()
+
+    class Meta(deployment_serializers.DeploymentSerializer.Meta):
+        fields = [*deployment_serializers.DeploymentSerializer.Meta.fields, "last_execution"]
+        read_only_reasons = {
+            **deployment_serializers.DeploymentSerializer.Meta.read_only_reasons,
+            "last_execution": "follows executions",
+        }
+
+    @extend_schema_field(ExecutionSummarySerializer(allow_null=True))
+    def get_last_execution(self, deployment: Deployment) -> dict[str, Any] | None:
+        execution = deployment_last_execution(deployment)
+        if execution is None:
+            return None
+        # One summary serializer for every row of a list: building its fields is most of
+        # the cost of a row (a new serializer per row made a 50-row page 3x slower).
+        if not hasattr(self, "_summary"):
+            self._summary = ExecutionSummarySerializer(context=self.context)
+        return self._summary.to_representation(execution)

@@ -43,7 +43,7 @@ VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 DISABLED_EXPLANATION = "command execution is disabled (CODEAI_EXEC_ENABLED=false)"
 QUEUE_UNAVAILABLE = "the task queue is unavailable; try again later"
 
-DEPLOYMENT_STATUS_AFTER = {
+DEPLOYMENT_STATUS_AFTER: dict[str, str] = {
     ExecutionStatus.SUCCEEDED: DeploymentStatus.COMPLETE,
     ExecutionStatus.FAILED: DeploymentStatus.FAILED,
     ExecutionStatus.TIMED_OUT: DeploymentStatus.FAILED,
@@ -81,6 +81,13 @@ def _check_variables(variables: dict[str, Any]) -> None:
             errors.append(f"'{name}' is not allowed: it changes how programs load or start")
     if errors:
         raise ValidationError({"variables": errors})
+
+
+def deployment_delete_refused_while_active(*, instance: Deployment, **kwargs: Any) -> None:
+    """``pre_delete`` of a deployment (inside the delete's transaction): its history goes
+    with it, but not while an execution is queued or running."""
+    if instance.executions.filter(status__in=ExecutionStatus.active()).exists():
+        raise Conflict("deployment has an execution queued or running; cancel it first")
 
 
 def deployment_execute(
@@ -174,7 +181,7 @@ def execution_cancel(*, execution: Execution, user: Any) -> Execution:
     request within a second and ends it cancelled)."""
     name = _username(user) or "unknown user"
     now = timezone.now()
-    request = {"cancel_requested_at": now, "cancel_requested_by": name}
+    request: dict[str, Any] = {"cancel_requested_at": now, "cancel_requested_by": name}
     cancelled_queued = _move(
         execution_id=execution.pk,
         status_from=ExecutionStatus.QUEUED,

@@ -1,4 +1,6 @@
-"""Execution endpoints: reads through executions.selectors, cancel through its service."""
+"""Execution endpoints: reads through executions.selectors, cancel through its service; and
+the deployment endpoints extended with what joins a deployment to its runs (execute, its
+executions, its last execution), which /api/v1/deployments serves."""
 
 from __future__ import annotations
 
@@ -11,19 +13,20 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from codeai.api.pagination import non_negative_int
 from codeai.api.permissions import IsEditor
-from codeai.api.schema import error_responses, list_responses
-from codeai.api.viewsets import ResourceViewSet
+from codeai.api.schema import BODY_ERRORS, error_responses, list_responses, resource_schema
+from codeai.api.viewsets import ResourceViewSet, optional_body
+from deployments import views as deployment_views
+from deployments.models import Deployment
 from executions import selectors, services
 from executions.filters import ExecutionFilter
 from executions.serializers import (
+    DeploymentSerializer,
+    ExecuteRequestSerializer,
     ExecutionOutputSerializer,
     ExecutionSerializer,
     ExecutionSummarySerializer,
 )
-
-MAX_OUTPUT_OFFSET = 2**31 - 2
 
 
 @extend_schema_view(
@@ -73,8 +76,7 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Resourc
     )
     def output(self, request: Request, id: str) -> Response:
         execution = self.get_object()
-        # Capped so the database's integer arithmetic never overflows; outputs are far shorter.
-        offset = min(non_negative_int(request.query_params.get("offset")) or 0, MAX_OUTPUT_OFFSET)
+        offset = selectors.output_offset(request.query_params.get("offset"))
         chunk = selectors.execution_output_since(execution_id=execution.pk, offset=offset)
         if chunk is None:  # deleted between the two reads
             raise self.not_found()
@@ -95,3 +97,60 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Resourc
         services.execution_cancel(execution=execution, user=request.user)
         execution.refresh_from_db()
         return Response(ExecutionSerializer(execution).data, status=status.HTTP_202_ACCEPTED)
+
+
+@resource_schema(DeploymentSerializer, **deployment_views.SCHEMA)
+class DeploymentViewSet(deployment_views.DeploymentViewSet):
+    serializer_class = DeploymentSerializer
+    action_roles = {**deployment_views.DeploymentViewSet.action_roles, "execute": IsEditor}
+
+    def get_queryset(self) -> Any:
+        if self.action == "executions":
+            return selectors.execution_summaries()
+        return selectors.deployment_list_with_last_execution()
+
+    @extend_schema(
+        summary="Run the deployment's config on a worker",
+        description="Answers 202 with the queued execution; follow it at "
+        "`/api/v1/executions/{id}/` and `/api/v1/executions/{id}/output/`.",
+        request=ExecuteRequestSerializer,
+        responses={
+            202: ExecutionSerializer,
+            **error_responses(
+                *BODY_ERRORS,
+                404,
+                409,
+                503,
+                e409="The deployment has no config, or its config is invalid.",
+            ),
+        },
+    )
+    @action(detail=True, methods=["post"], serializer_class=ExecuteRequestSerializer)
+    def execute(self, request: Request, id: str) -> Response:
+        deployment = self.get_object()
+        body = ExecuteRequestSerializer(data=optional_body(request))
+        body.is_valid(raise_exception=True)
+        execution = services.deployment_execute(
+            deployment=deployment, user=request.user, variables=body.validated_data["variables"]
+        )
+        return Response(ExecutionSerializer(execution).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        summary="The deployment's executions, newest first",
+        description="Items leave out `output`, `steps` and `variables`, like "
+        "`/api/v1/executions/`.",
+        responses=list_responses(ExecutionSummarySerializer, 404),
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        serializer_class=ExecutionSummarySerializer,
+        filterset_class=ExecutionFilter,
+        search_fields=[],
+        ordering_fields=["created_at", "started_at", "completed_at", "status"],
+    )
+    def executions(self, request: Request, id: str) -> Response:
+        deployment = self.get_object(queryset=Deployment.objects.only("pk"))
+        queryset = self.filter_queryset(self.get_queryset().filter(deployment=deployment))
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(ExecutionSummarySerializer(page, many=True).data)

@@ -12,9 +12,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
-from rest_framework import exceptions, status
+from rest_framework import exceptions, status, views
 from rest_framework.response import Response
-from rest_framework.views import set_rollback
 
 from codeai import exceptions as domain
 
@@ -92,7 +91,8 @@ def error_body(exc: exceptions.APIException) -> dict[str, Any]:
     ):
         return {"error": INSUFFICIENT_PERMISSIONS}
     if isinstance(exc, exceptions.Throttled):
-        return {"error": f"too many requests, retry in {exc.wait or 1:.0f} seconds"}
+        wait = getattr(exc, "wait", None) or 1  # DRF sets it; its stubs do not declare it
+        return {"error": f"too many requests, retry in {wait:.0f} seconds"}
     return {"error": _message(exc.detail)}
 
 
@@ -105,7 +105,7 @@ def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
-def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     if _is_api(request):
         message = "host not allowed" if isinstance(exception, DisallowedHost) else "bad request"
         return JsonResponse({"error": message}, status=400)
@@ -125,13 +125,10 @@ def server_error(request: HttpRequest) -> HttpResponse:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's handler (status, WWW-Authenticate and Retry-After headers, rollback) on the
+    domain errors mapped to API errors, with the body in the ``{"error"}`` envelope."""
     exc = _as_api_exception(exc)
-    if not isinstance(exc, exceptions.APIException):
-        return None
-    headers = {}
-    if getattr(exc, "auth_header", None):
-        headers["WWW-Authenticate"] = exc.auth_header
-    if getattr(exc, "wait", None):
-        headers["Retry-After"] = f"{exc.wait:.0f}"
-    set_rollback()
-    return Response(error_body(exc), status=exc.status_code, headers=headers)
+    response = views.exception_handler(exc, context)
+    if response is not None and isinstance(exc, exceptions.APIException):
+        response.data = error_body(exc)
+    return response

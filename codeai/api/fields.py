@@ -40,7 +40,8 @@ class UUIDRelatedField(serializers.RelatedField):
             pk = uuid.UUID(data)
         except ValueError:
             self.fail("incorrect_type")
-        queryset: QuerySet = self.get_queryset()
+        queryset: QuerySet | None = self.get_queryset()
+        assert queryset is not None  # the field is writable: it was given one
         found = queryset.filter(pk=pk).first()
         if found is None:
             self.fail("does_not_exist", thing=self.thing, value=data)
@@ -49,5 +50,5 @@ class UUIDRelatedField(serializers.RelatedField):
     def use_pk_only_optimization(self) -> bool:
         return True  # the id is on the row already: no query per object
 
-    def to_representation(self, value: Model) -> str:
+    def to_representation(self, value: Any) -> str:
         return str(value.pk)

@@ -5,32 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework.pagination import LimitOffsetPagination
-from rest_framework.request import Request
 from rest_framework.response import Response
 
 
-def non_negative_int(text: str | None) -> int | None:
-    try:
-        value = int(text) if text is not None else None
-    except ValueError:
-        return None
-    return value if value is not None and value >= 0 else None
-
-
 class ListPagination(LimitOffsetPagination):
-    """limit defaults to 20, capped at 100; a bad limit or offset falls back, never a 400."""
+    """limit defaults to 20, capped at 100; a bad limit or offset falls back, never a 400
+    (DRF's own parsing: a limit that is not a positive integer is the default, an offset
+    that is not a non-negative one is 0)."""
 
     default_limit = 20
     max_limit = 100
-
-    def get_limit(self, request: Request) -> int:
-        limit = non_negative_int(request.query_params.get(self.limit_query_param))
-        if not limit:
-            return self.default_limit
-        return min(limit, self.max_limit)
-
-    def get_offset(self, request: Request) -> int:
-        return non_negative_int(request.query_params.get(self.offset_query_param)) or 0
 
     def get_paginated_response(self, data: list[Any]) -> Response:
         return Response(

@@ -36,6 +36,7 @@ class RolePerAction:
     """Mixin for viewsets: ``action_roles = {"create": IsEditor, ...}``, IsViewer otherwise."""
 
     action_roles: dict[str, type[BasePermission]] = {}
+    action: str  # set by the viewset for each request
 
     def get_permissions(self) -> list[BasePermission]:
         return [self.action_roles.get(self.action, IsViewer)()]

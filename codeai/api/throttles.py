@@ -5,7 +5,7 @@ client could rotate."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.cache import BaseCache, caches
@@ -16,14 +16,14 @@ from rest_framework.settings import api_settings
 from codeai.client_address import client_address
 
 
-class _SharedThrottle:
+class _SharedThrottle(throttling.SimpleRateThrottle):
     # DRF reads the rates and the cache once at import; reading them per request lets tests
     # and override_settings change them.
     def get_rate(self) -> str | None:
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        return cast("str | None", api_settings.DEFAULT_THROTTLE_RATES.get(self.scope or ""))
 
     @property
-    def cache(self) -> BaseCache:
+    def cache(self) -> BaseCache:  # type: ignore[override]  # DRF's class attribute
         return caches[settings.SHARED_CACHE]
 
     def get_ident(self, request: Request) -> str:
@@ -46,7 +46,7 @@ class UserThrottle(_SharedThrottle, throttling.UserRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
-class AuthThrottle(_SharedThrottle, throttling.SimpleRateThrottle):
+class AuthThrottle(_SharedThrottle):
     """Token endpoints, per client address whoever asks."""
 
     scope = "auth"

@@ -15,7 +15,7 @@ urlpatterns = [
     re_path(r"^auth/token/refresh/?$", auth.TokenRefreshView.as_view(), name="token-refresh"),
     re_path(r"^auth/token/verify/?$", auth.TokenVerifyView.as_view(), name="token-verify"),
     re_path(r"^v1/", include("configs.urls")),
-    re_path(r"^v1/", include("deployments.urls")),
+    # /deployments comes from executions: the deployment routes with execute and executions.
     re_path(r"^v1/", include("executions.urls")),
     re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^docs/?$", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),

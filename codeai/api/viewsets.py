@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http import Http404
 from rest_framework import exceptions, mixins, viewsets
+from rest_framework.generics import get_object_or_404
 from rest_framework.request import Request
 from rest_framework.serializers import BaseSerializer
 
@@ -41,14 +42,15 @@ class ResourceViewSet(RolePerAction, viewsets.GenericViewSet):
         return exceptions.NotFound(f"{self.thing} not found")
 
     def get_object(self, queryset: QuerySet | None = None) -> Any:
-        """The object of the path's id, from ``queryset`` (default: the view's queryset)."""
+        """The object of the path's id, from ``queryset`` (default: the view's queryset; not
+        filtered by the list's query parameters). DRF's lookup: a malformed id is a 404."""
         try:
-            pk = uuid.UUID(self.kwargs[self.lookup_url_kwarg])
-        except ValueError:
+            found = get_object_or_404(
+                self.get_queryset() if queryset is None else queryset,
+                pk=self.kwargs[self.lookup_url_kwarg],
+            )
+        except Http404:
             raise self.not_found() from None
-        found = (self.get_queryset() if queryset is None else queryset).filter(pk=pk).first()
-        if found is None:
-            raise self.not_found()
         self.check_object_permissions(self.request, found)
         return found
 

@@ -10,9 +10,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from configs.services import config_create
-from deployments.admin import parse_variables
 from deployments.models import Deployment
 from deployments.services import deployment_create
+from executions.admin import parse_variables
 from executions.models import Execution, ExecutionStatus
 from tests.admin.conftest import INVALID_CONFIG, messages_of
 

@@ -24,8 +24,8 @@ from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from codeai import metrics
 from codeai.api import jwks as jwks_store
+from codeai.api import outbound
 from configs.models import Config
 from deployments.services import deployment_create
 from executions.models import Execution
@@ -346,9 +346,9 @@ def test_unreachable_jwks_url_is_401(settings, idp_key, db):
 @pytest.fixture
 def fresh_circuit_breakers() -> Iterator[None]:
     # Breakers are process-wide; a test that opens one must not leak it into the next.
-    metrics._breakers.clear()
+    outbound._breakers.clear()
     yield
-    metrics._breakers.clear()
+    outbound._breakers.clear()
 
 
 def test_a_dead_idp_is_asked_once_per_cooldown_and_each_fetch_is_measured(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from importlib import import_module
 from io import StringIO
+from types import SimpleNamespace
 
 import pytest
 from django.core.management import call_command
@@ -48,3 +50,28 @@ def test_migrate_plan_is_a_dry_run():
     out = StringIO()
     call_command("migrate", "--plan", stdout=out)
     assert "No planned migration operations." in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_the_roles_migration_leaves_groups_of_the_old_configs_migration_alone():
+    """A database that applied configs.0002_roles (the roles' old place) keeps its groups as
+    an operator changed them: codeai.0002_roles only records itself there."""
+
+    from django.contrib.auth.models import Group, Permission
+    from django.db.migrations.recorder import MigrationRecorder
+
+    from codeai.migrations import __name__ as package
+
+    roles = import_module(f"{package}.0002_roles")
+    editor = Group.objects.get(name="editor")
+    removed = Permission.objects.get(codename="add_config")
+    editor.permissions.remove(removed)
+    recorder = MigrationRecorder(connection)
+    old = recorder.migration_qs.create(app="configs", name="0002_roles")
+    try:
+        # Only the recorder's connection is read before the early return.
+        roles.create_role_groups(None, SimpleNamespace(connection=connection))
+        assert not editor.permissions.filter(pk=removed.pk).exists()
+    finally:
+        old.delete()
+        editor.permissions.add(removed)

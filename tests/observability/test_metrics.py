@@ -20,7 +20,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
-from codeai import metrics
+from codeai.api import outbound
 from deployments.models import Deployment
 from executions.models import Execution, ExecutionStatus
 from tests.observability.conftest import (
@@ -208,10 +208,10 @@ def jwks_url() -> Iterator[str]:
 
 def test_integration_calls_errors_retries_and_circuit_breaker(client, jwks_url):
     service = f"jwks-{uuid.uuid4().hex[:8]}"
-    breaker = metrics.circuit_breaker(service, failure_threshold=2, reset_after=0.3)
+    breaker = outbound.circuit_breaker(service, failure_threshold=2, reset_after=0.3)
     dead_url = f"http://127.0.0.1:{free_port()}/jwks.json"
 
-    @metrics.track_integration_call(service)
+    @outbound.track_integration_call(service)
     def fetch(url: str) -> dict:
         response = requests.get(url, timeout=2)
         response.raise_for_status()
@@ -221,9 +221,9 @@ def test_integration_calls_errors_retries_and_circuit_breaker(client, jwks_url):
     for _ in range(2):
         with pytest.raises(requests.ConnectionError):
             fetch(dead_url)
-        metrics.record_integration_retry(service)
+        outbound.record_integration_retry(service)
     assert breaker.state == "open"
-    with pytest.raises(metrics.CircuitOpenError):
+    with pytest.raises(outbound.CircuitOpenError):
         fetch(jwks_url)  # refused without calling while open
     open_samples = scrape(client)
     time.sleep(0.35)

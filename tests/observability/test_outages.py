@@ -20,8 +20,8 @@ from configs.services import config_create
 from deployments.services import deployment_create
 user = User.objects.create_user("erin", password="pw-erin-outage")
 user.groups.add(Group.objects.get(name="editor"))
-config = config_create(name="outage", content="exec { true }\\n", user=user)
-deployment = deployment_create(name="outage-prod", config=config, user=user)
+config = config_create(name="outage", content="exec { true }\\n")
+deployment = deployment_create(name="outage-prod", config=config)
 print(deployment.pk, RefreshToken.for_user(user).access_token)
 """
 

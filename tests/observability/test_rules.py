@@ -13,7 +13,7 @@ import yaml
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from codeai import metrics
+from codeai.api import outbound
 from deployments.models import Deployment
 from executions.models import Execution, ExecutionStatus
 from tests.conftest import missing
@@ -119,11 +119,14 @@ def _real_traffic(client) -> None:
         Deployment.objects.create(name="rules-check")
     client.get("/health")
     client.post("/admin/login/", {"username": "nobody", "password": "x"})
-    with metrics.track_integration_call("rules-check"):
+    with outbound.track_integration_call("rules-check"):
         pass
-    with pytest.raises(OSError, match="unreachable"), metrics.track_integration_call("rules-check"):
+    with (
+        pytest.raises(OSError, match="unreachable"),
+        outbound.track_integration_call("rules-check"),
+    ):
         raise OSError("the identity provider is unreachable")
-    metrics.record_integration_retry("rules-check")
+    outbound.record_integration_retry("rules-check")
 
 
 @pytest.mark.django_db

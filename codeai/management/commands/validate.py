@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from codeai.dsl import check
+from codeai.dsl.commands import CommandFailed, validate_file
 
 
 class Command(BaseCommand):
@@ -18,13 +17,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, file: str, **options) -> None:
         try:
-            source = Path(file).read_text(encoding="utf-8")
-        except OSError as error:
-            raise CommandError(f"cannot read {file}: {error}") from error
-        result = check(source, filename=file)
-        if result.valid:
+            problems = validate_file(file)
+        except CommandFailed as failure:
+            raise CommandError(str(failure)) from failure
+        if not problems:
             self.stdout.write(f"File is valid: {file}")
             return
-        for diagnostic in result.diagnostics:
-            self.stdout.write(f"{file}:{diagnostic}")
+        for problem in problems:
+            self.stdout.write(problem)
         sys.exit(1)

@@ -1,9 +1,14 @@
 """The role groups viewer, editor and admin, with Django model permissions matching what
 each role may do in the API (codeai.roles): viewers read, editors also write configs,
-create deployments and execute/cancel, admins do everything."""
+create deployments and execute/cancel, admins do everything.
+
+The project's app (the top, which knows every app) holds it; until 2026-12 it was
+configs.0002_roles. A database that applied that one has its groups already, possibly changed
+by an operator since: then this migration records itself and changes nothing."""
 
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
+from django.db.migrations.recorder import MigrationRecorder
 
 MODELS = {"configs": "config", "deployments": "deployment", "executions": "execution"}
 VIEW = [("configs", "view_config"), ("deployments", "view_deployment"), ("executions", "view_execution")]
@@ -26,6 +31,9 @@ ROLE_PERMISSIONS = {
 
 
 def create_role_groups(apps, schema_editor):
+    recorder = MigrationRecorder(schema_editor.connection)
+    if recorder.migration_qs.filter(app="configs", name="0002_roles").exists():
+        return
     # Permissions are normally created after all migrations ran; these groups need them now.
     for app_label in ("auth", *MODELS):
         app_config = apps.get_app_config(app_label)
@@ -44,6 +52,7 @@ def create_role_groups(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
+        ("codeai", "0001_shared_cache_table"),
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
         ("configs", "0001_initial"),
