@@ -25,13 +25,19 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+
+from support import (  # benchmarks/support.py, beside this script
+    free_port,
+    own_redis,
+    percentile,
+    wait_for,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -42,42 +48,6 @@ BARE_PATH = "/bench/bare-deployments/"
 CONNECTIONS = 4
 PASSWORD = "bench-password-1234"
 MAX_REQUESTS_PER_ROUND = 20_000  # a bound on each round, whatever the speed
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise SystemExit(f"timed out waiting for {what}")
-
-
-def own_redis() -> tuple[subprocess.Popen, str]:
-    """A redis-server of this benchmark: the machine's Redis is never touched."""
-    import redis
-
-    port = free_port()
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-
-    def pings() -> bool:
-        try:
-            return bool(redis.Redis(port=port).ping())
-        except redis.ConnectionError:
-            return False
-
-    wait_for(pings, 10, "redis-server")
-    return process, f"redis://127.0.0.1:{port}"
 
 
 def postgres(sql: str) -> None:
@@ -184,11 +154,6 @@ def load(clients: list[Client], path: str, seconds: float) -> tuple[float, list[
     if errors:
         raise SystemExit(errors[0])
     return len(latencies) / (time.monotonic() - started), latencies
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def main() -> None:

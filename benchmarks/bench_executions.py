@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,7 @@ import time
 from pathlib import Path
 
 import requests
+from support import own_redis, percentile, wait_for  # benchmarks/support.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -56,30 +56,6 @@ ENVIRONMENT = {
 }
 PASSWORD = "bench-password-1234"
 FIFTY_MB = 50 * 1024 * 1024
-
-
-def own_redis() -> tuple[subprocess.Popen, str]:
-    """A redis-server of this benchmark on a free port, without disk: the machine's own
-    Redis is never touched."""
-    import redis
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-
-    def pings() -> bool:
-        try:
-            return bool(redis.Redis(port=port).ping())
-        except redis.ConnectionError:
-            return False
-
-    wait_for(pings, 10, "redis-server")
-    return process, f"redis://127.0.0.1:{port}"
 
 
 def configure(database: str) -> subprocess.Popen:
@@ -110,25 +86,11 @@ def start(command: list[str], log: Path, **env: str) -> subprocess.Popen:
         )
 
 
-def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise SystemExit(f"timed out waiting for {what}")
-
-
 def api_up() -> bool:
     try:
         return requests.get(f"{BASE}/live", timeout=1).status_code == 200
     except requests.RequestException:
         return False
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def rss_mb(pid: int) -> float:
