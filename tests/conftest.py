@@ -14,6 +14,26 @@ from django.core.cache import cache, caches
 
 REQUIRE_SERVICES = os.environ.get("CODEAI_TEST_REQUIRE_SERVICES") == "1"
 
+# Execute variables that change how programs load or shells start (issue 19 names most),
+# spelled out here rather than read from the deny list they test.
+PROGRAM_LOADING_NAMES = [
+    "LD_PRELOAD",
+    "LD_LIBRARY_PATH",
+    "LD_AUDIT",
+    "BASH_ENV",
+    "ENV",
+    "PYTHONSTARTUP",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PERL5LIB",
+    "PERL5OPT",
+    "NODE_OPTIONS",
+    "GCONV_PATH",
+    "GLIBC_TUNABLES",
+    "RUBYOPT",
+    "JAVA_TOOL_OPTIONS",
+]
+
 RABBITMQ_URL = os.environ.get("CODEAI_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
 
 

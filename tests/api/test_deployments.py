@@ -11,6 +11,7 @@ from deployments.models import Deployment
 from deployments.services import deployment_create, deployment_update
 from executions.models import Execution, ExecutionStatus
 from tests.api.conftest import SCOPE_ERROR_CONTENT, make_execution
+from tests.conftest import PROGRAM_LOADING_NAMES
 
 DEPLOYMENT_KEYS = {
     "id",
@@ -215,24 +216,7 @@ def test_execute_with_bad_variables_is_400(editor, deployment, variables):
     assert not Execution.objects.exists()
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "LD_PRELOAD",
-        "LD_LIBRARY_PATH",
-        "LD_AUDIT",
-        "BASH_ENV",
-        "ENV",
-        "PYTHONSTARTUP",
-        "PYTHONPATH",
-        "PYTHONHOME",
-        "PERL5LIB",
-        "PERL5OPT",
-        "NODE_OPTIONS",
-        "GCONV_PATH",
-        "GLIBC_TUNABLES",
-    ],
-)
+@pytest.mark.parametrize("name", PROGRAM_LOADING_NAMES)
 def test_execute_with_a_variable_that_changes_program_loading_is_400_naming_it(
     editor, deployment, name
 ):

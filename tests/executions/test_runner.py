@@ -25,6 +25,7 @@ from executions.runner import (
     run_command,
     scratch_folder,
 )
+from tests.conftest import PROGRAM_LOADING_NAMES
 from tests.executions.conftest import sleeping
 
 
@@ -276,26 +277,7 @@ def test_bwrap_starts_with_an_empty_environment(monkeypatch):
     assert output == "0\n"
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "LD_PRELOAD",
-        "LD_LIBRARY_PATH",
-        "LD_AUDIT",
-        "BASH_ENV",
-        "ENV",
-        "PYTHONSTARTUP",
-        "PYTHONPATH",
-        "PYTHONHOME",
-        "PERL5LIB",
-        "PERL5OPT",
-        "NODE_OPTIONS",
-        "GCONV_PATH",
-        "GLIBC_TUNABLES",
-        "RUBYOPT",
-        "JAVA_TOOL_OPTIONS",
-    ],
-)
+@pytest.mark.parametrize("name", PROGRAM_LOADING_NAMES)
 def test_variables_that_change_program_loading_are_recognised(name):
     assert changes_program_loading(name)
 
