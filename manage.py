@@ -7,7 +7,7 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "codeai.settings")
-    from codeai.conf import ConfigError
+    from codeai.kernel.conf import ConfigError
 
     try:
         from django.conf import settings

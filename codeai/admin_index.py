@@ -1,6 +1,6 @@
 """The CodeAI admin site: role members may enter, and the index is an operator's dashboard
 (``executions.dashboard``). Wiring: it reads the apps, which is why it is not in
-``codeai.admin_site`` beside the building blocks the apps' admins import."""
+``codeai.kernel.admin_site`` beside the building blocks the apps' admins import."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
-from codeai.admin_site import RoleAuthenticationForm, may_enter_admin
+from codeai.kernel.admin_site import RoleAuthenticationForm, may_enter_admin
 
 
 class CodeAIAdminSite(admin.AdminSite):

@@ -11,6 +11,7 @@ class CodeAIConfig(AppConfig):
 
     def ready(self) -> None:
         # Every Django process (web, worker, shell) sends its tasks through this app.
-        from codeai import celery, tokens  # noqa: F401
+        from codeai import celery  # noqa: F401
+        from codeai.kernel import tokens
 
         tokens.connect()

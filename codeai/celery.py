@@ -11,8 +11,8 @@ from kombu.transport import TRANSPORT_ALIASES
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "codeai.settings")
 
 # filesystem:// (the embedded default) is kombu's transport writing each message whole
-# (codeai/broker.py); an alias, so a broker URL of any other scheme still picks its own.
-TRANSPORT_ALIASES["filesystem"] = "codeai.broker:Transport"
+# (codeai/kernel/broker.py); an alias, so a broker URL of any other scheme still picks its own.
+TRANSPORT_ALIASES["filesystem"] = "codeai.kernel.broker:Transport"
 
 app = Celery("codeai")
 app.config_from_object("django.conf:settings", namespace="CELERY")

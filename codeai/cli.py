@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from codeai.cpus import cpu_count
+from codeai.kernel.cpus import cpu_count
 
 GUNICORN_CONFIG = Path(__file__).with_name("gunicorn_conf.py")
 WORKER_QUEUES = "executions,celery"
@@ -49,7 +49,7 @@ def setup_django() -> None:
     # prometheus_client keeps per-process files there; a fresh tmpfs does not have it yet.
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
-    from codeai.conf import ConfigError
+    from codeai.kernel.conf import ConfigError
 
     try:
         import django

@@ -27,12 +27,11 @@ from __future__ import annotations
 import math
 import os
 
-from codeai import conf
-from codeai import logging as codeai_logging
-from codeai.cpus import cpu_count
-
 # Prometheus multiprocess folder and dead-worker cleanup (see codeai.gunicorn_hooks).
 from codeai.gunicorn_hooks import child_exit, on_exit, on_starting  # noqa: F401
+from codeai.kernel import conf
+from codeai.kernel import logs as codeai_logging
+from codeai.kernel.cpus import cpu_count
 
 # A dozen slow clients on one process plus a few real requests; threads waiting for a header
 # hold no database connection, and 16 stay below the pool's default 25 (CODEAI_DB_MAX_OPEN_CONNS).

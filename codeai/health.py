@@ -27,7 +27,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from codeai.logging import redact
+from codeai.kernel.logs import redact
 from executions.runner import SANDBOX_OFF
 
 CHECK_TIMEOUT = 2.0

@@ -48,7 +48,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
-from codeai.api import outbound  # noqa: F401 - registers the codeai_integration_* families
+from codeai.kernel import outbound  # noqa: F401 - registers the codeai_integration_* families
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 It sits first in ``MIDDLEWARE``. The health probes and the metrics endpoint are answered right
 here, before host validation, sessions, CSRF and authentication: Kubernetes probes and
 Prometheus scrapes address the pod IP, which is no allowed host, and need no login. Before
-even those, a body over CODEAI_MAX_REQUEST_BYTES is refused (``codeai.limits``).
+even those, a body over CODEAI_MAX_REQUEST_BYTES is refused (``codeai.kernel.limits``).
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, URLPattern, path, resolve
 
-from codeai import health, limits, metrics
-from codeai.logging import bind_request_id
+from codeai import health, metrics
+from codeai.kernel import limits
+from codeai.kernel.logs import bind_request_id
 
 logger = logging.getLogger("codeai.request")
 

@@ -1,6 +1,6 @@
 """Django settings for CodeAI, driven by the CODEAI_* variables of the deployment guide.
 
-All parsing and validation lives in ``codeai.conf``; this module only maps the parsed
+All parsing and validation lives in ``codeai.kernel.conf``; this module only maps the parsed
 values onto Django, DRF, Celery and the libraries around them.
 """
 
@@ -17,8 +17,8 @@ import environ
 from csp import constants as csp_constants
 from kombu import Queue
 
-from codeai import conf
-from codeai import logging as codeai_logging
+from codeai.kernel import conf
+from codeai.kernel import logs as codeai_logging
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -218,8 +218,8 @@ if CODEAI["CODEAI_CACHE_TYPE"] == "redis":
     if CODEAI["CODEAI_REDIS_CLUSTER_MODE"]:
         # A cluster has database 0 only: CODEAI_REDIS_DB does not apply.
         CACHES["default"]["OPTIONS"] |= {
-            "CLIENT_CLASS": "codeai.cache.RedisClusterClient",
-            "CONNECTION_FACTORY": "codeai.cache.RedisClusterConnectionFactory",
+            "CLIENT_CLASS": "codeai.kernel.cache.RedisClusterClient",
+            "CONNECTION_FACTORY": "codeai.kernel.cache.RedisClusterConnectionFactory",
             "CLUSTER_NODES": conf.cluster_nodes(CODEAI["CODEAI_REDIS_CLUSTER_ADDRS"]),
         }
 else:
@@ -344,7 +344,7 @@ MAX_CONFIG_BYTES = CODEAI["CODEAI_MAX_CONFIG_BYTES"]
 
 # --- Client address, admin login limit, Content-Security-Policy ------------------------
 # The socket peer, or behind these proxies the right-most X-Forwarded-For hop that is not one
-# of them (codeai.client_address): for every throttle and for the admin login limit.
+# of them (codeai.kernel.client_address): for every throttle and for the admin login limit.
 TRUSTED_PROXIES = CODEAI["CODEAI_TRUSTED_PROXIES"] or []
 
 # django-axes: 5 failed admin logins for one username, or from one address, lock that username
@@ -357,7 +357,7 @@ AXES_CACHE = SHARED_CACHE
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
-AXES_CLIENT_IP_CALLABLE = "codeai.client_address.client_address"
+AXES_CLIENT_IP_CALLABLE = "codeai.kernel.client_address.client_address"
 AXES_ONLY_ADMIN_SITE = True
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
@@ -394,18 +394,18 @@ CORS_URLS_REGEX = r"^/api/.*$"
 # --- REST framework and JWT ------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "codeai.api.authentication.BearerAuthentication",
+        "codeai.kernel.api.authentication.BearerAuthentication",
         # The browsable API, for a browser logged in through the admin.
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["codeai.api.permissions.IsViewer"],
+    "DEFAULT_PERMISSION_CLASSES": ["codeai.kernel.api.permissions.IsViewer"],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_PARSER_CLASSES": ["codeai.api.parsers.JSONBodyParser"],
-    "DEFAULT_PAGINATION_CLASS": "codeai.api.pagination.ListPagination",
-    "EXCEPTION_HANDLER": "codeai.api.errors.exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["codeai.kernel.api.parsers.JSONBodyParser"],
+    "DEFAULT_PAGINATION_CLASS": "codeai.kernel.api.pagination.ListPagination",
+    "EXCEPTION_HANDLER": "codeai.kernel.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
@@ -414,8 +414,8 @@ REST_FRAMEWORK = {
     ],
     # Counted in the cache, so every web process shares the same budget.
     "DEFAULT_THROTTLE_CLASSES": [
-        "codeai.api.throttles.AnonThrottle",
-        "codeai.api.throttles.UserThrottle",
+        "codeai.kernel.api.throttles.AnonThrottle",
+        "codeai.kernel.api.throttles.UserThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": CODEAI["CODEAI_RATE_LIMIT_ANON"],
@@ -427,7 +427,7 @@ REST_FRAMEWORK = {
 
 # Local tokens: RS256 when a key pair is configured, else HS256 with CODEAI_JWT_SECRET or,
 # when that is unset, the (long) SECRET_KEY. Outside identity providers' tokens are checked
-# with CODEAI_JWT_PUBLIC_KEY or CODEAI_JWT_JWKS_URL (codeai.api.authentication).
+# with CODEAI_JWT_PUBLIC_KEY or CODEAI_JWT_JWKS_URL (codeai.kernel.api.authentication).
 JWT_HMAC_KEY = CODEAI["CODEAI_JWT_SECRET"] or SECRET_KEY
 JWT_PUBLIC_KEY = CODEAI["CODEAI_JWT_PUBLIC_KEY"]
 JWT_JWKS_URL = CODEAI["CODEAI_JWT_JWKS_URL"]

@@ -4,7 +4,7 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
-from codeai.limits import bound_chunked_bodies
+from codeai.kernel.limits import bound_chunked_bodies
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "codeai.settings")
 

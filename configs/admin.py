@@ -15,7 +15,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from codeai import dsl
-from codeai.admin_site import LeanChangeList, ServiceModelAdmin, status_badge
+from codeai.kernel.admin_site import LeanChangeList, ServiceModelAdmin, status_badge
 from configs.models import Config
 from configs.services import (
     config_check,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from codeai.api.fields import StrictCharField
-from codeai.api.serializers import ResourceSerializer
+from codeai.kernel.api.fields import StrictCharField
+from codeai.kernel.api.serializers import ResourceSerializer
 from configs.models import Config
 
 

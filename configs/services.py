@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 
 from codeai import dsl
-from codeai.exceptions import Conflict, TooLarge
+from codeai.kernel.exceptions import Conflict, TooLarge
 from configs.models import Config
 
 UPDATABLE_FIELDS = frozenset({"name", "content"})

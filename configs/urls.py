@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from codeai.api.routers import OptionalSlashRouter
+from codeai.kernel.api.routers import OptionalSlashRouter
 from configs.views import ConfigViewSet
 
 router = OptionalSlashRouter()

@@ -10,9 +10,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
-from codeai.api.permissions import IsEditor
-from codeai.api.schema import BODY_ERRORS, error_responses, resource_schema
-from codeai.api.viewsets import ModelResourceViewSet, optional_body
+from codeai.kernel.api.permissions import IsEditor
+from codeai.kernel.api.schema import BODY_ERRORS, error_responses, resource_schema
+from codeai.kernel.api.viewsets import ModelResourceViewSet, optional_body
 from configs import selectors, services
 from configs.filters import ConfigFilter
 from configs.models import Config

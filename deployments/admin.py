@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from codeai.admin_site import ServiceModelAdmin, status_badge
+from codeai.kernel.admin_site import ServiceModelAdmin, status_badge
 from deployments.models import Deployment
 from deployments.services import deployment_create, deployment_delete, deployment_update
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from codeai.api.fields import StrictCharField, UUIDRelatedField
-from codeai.api.serializers import ResourceSerializer
+from codeai.kernel.api.fields import StrictCharField, UUIDRelatedField
+from codeai.kernel.api.serializers import ResourceSerializer
 from configs.models import Config
 from deployments.models import Deployment
 

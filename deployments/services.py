@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db import DatabaseError, IntegrityError, transaction
 
-from codeai.exceptions import Conflict, NotFound
+from codeai.kernel.exceptions import Conflict, NotFound
 from configs.models import Config
 from deployments.models import Deployment
 

@@ -9,9 +9,9 @@ from typing import Any
 
 from rest_framework.serializers import BaseSerializer
 
-from codeai.api.permissions import IsAdmin, IsEditor
-from codeai.api.schema import resource_schema
-from codeai.api.viewsets import ModelResourceViewSet
+from codeai.kernel.api.permissions import IsAdmin, IsEditor
+from codeai.kernel.api.schema import resource_schema
+from codeai.kernel.api.viewsets import ModelResourceViewSet
 from deployments import selectors, services
 from deployments.filters import DeploymentFilter
 from deployments.models import Deployment

@@ -31,15 +31,15 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 
-from codeai.admin_site import (
+from codeai.kernel.admin_site import (
     LeanChangeList,
     PeekPaginator,
     ServiceModelAdmin,
     format_duration,
     status_badge,
 )
-from codeai.exceptions import CodeAIError
-from codeai.roles import EDITOR, has_role
+from codeai.kernel.exceptions import CodeAIError
+from codeai.kernel.roles import EDITOR, has_role
 from deployments import admin as deployment_admin
 from deployments.models import Deployment
 from executions import selectors, services

@@ -28,8 +28,8 @@ from django.utils import timezone
 from kombu.exceptions import KombuError
 
 from codeai import dsl
-from codeai.exceptions import Conflict, ServiceUnavailable
-from codeai.logging import get_request_id
+from codeai.kernel.exceptions import Conflict, ServiceUnavailable
+from codeai.kernel.logs import get_request_id
 from deployments.models import Deployment, DeploymentStatus
 from executions import runner
 from executions.models import Execution, ExecutionStatus

@@ -3,7 +3,7 @@ its executions), with and without the trailing slash."""
 
 from __future__ import annotations
 
-from codeai.api.routers import OptionalSlashRouter
+from codeai.kernel.api.routers import OptionalSlashRouter
 from executions.views import DeploymentViewSet, ExecutionViewSet
 
 router = OptionalSlashRouter()

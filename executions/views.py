@@ -13,9 +13,9 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from codeai.api.permissions import IsEditor
-from codeai.api.schema import BODY_ERRORS, error_responses, list_responses, resource_schema
-from codeai.api.viewsets import ResourceViewSet, optional_body
+from codeai.kernel.api.permissions import IsEditor
+from codeai.kernel.api.schema import BODY_ERRORS, error_responses, list_responses, resource_schema
+from codeai.kernel.api.viewsets import ResourceViewSet, optional_body
 from deployments import views as deployment_views
 from deployments.models import Deployment
 from executions import selectors, services

@@ -1,5 +1,5 @@
 """The role groups viewer, editor and admin, with Django model permissions matching what
-each role may do in the API (codeai.roles): viewers read, editors also write configs,
+each role may do in the API (codeai.kernel.roles): viewers read, editors also write configs,
 create deployments and execute/cancel, admins do everything.
 
 The project's app (the top, which knows every app) holds it; until 2026-12 it was

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from codeai.admin_site import PeekPaginator
+from codeai.kernel.admin_site import PeekPaginator
 from deployments.services import deployment_create
 from executions.models import Execution, ExecutionStatus
 from tests.admin.conftest import messages_of

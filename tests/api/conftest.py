@@ -14,7 +14,7 @@ from django.contrib.auth.models import Group, User
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
-from codeai import roles
+from codeai.kernel import roles
 from configs.models import Config
 from configs.services import config_create
 from deployments.models import Deployment

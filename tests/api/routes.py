@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from codeai.roles import ADMIN, EDITOR, VIEWER
+from codeai.kernel.roles import ADMIN, EDITOR, VIEWER
 from tests.api.conftest import VALID_CONTENT
 
 

@@ -24,8 +24,8 @@ from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from codeai.api import jwks as jwks_store
-from codeai.api import outbound
+from codeai.kernel import outbound
+from codeai.kernel.api import jwks as jwks_store
 from configs.models import Config
 from deployments.services import deployment_create
 from executions.models import Execution
@@ -441,7 +441,7 @@ django.setup()
 from rest_framework_simplejwt.tokens import AccessToken
 from django.conf import settings
 from rest_framework.exceptions import AuthenticationFailed
-from codeai.api.authentication import verify_token
+from codeai.kernel.api.authentication import verify_token
 token = AccessToken()
 token["user_id"] = 7
 verified = verify_token(str(token))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from codeai import conf
+from codeai.kernel import conf
 from tests.api.conftest import run_fresh
 
 

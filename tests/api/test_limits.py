@@ -10,7 +10,7 @@ from django.conf import settings
 from django.test import Client
 from rest_framework.test import APIClient
 
-from codeai import conf
+from codeai.kernel import conf
 from configs.models import Config
 from configs.services import MAX_REPORTED_PROBLEMS, config_check
 from executions.models import Execution

@@ -1,5 +1,5 @@
-"""The role table (tests/api/routes.py, what codeai.roles grants per route) covers every route
-the URLconf serves under /api/v1/: a new route fails here until its least role is written
+"""The role table (tests/api/routes.py, what codeai.kernel.roles grants per route) covers every
+route the URLconf serves under /api/v1/: a new route fails here until its least role is written
 down (and so tested by test_routes.py)."""
 
 from __future__ import annotations

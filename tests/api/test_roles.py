@@ -1,12 +1,12 @@
-"""codeai.roles and the role groups the data migration creates."""
+"""codeai.kernel.roles and the role groups the data migration creates."""
 
 from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import AnonymousUser, Group
 
-from codeai.api.authentication import ExternalUser
-from codeai.roles import roles_from_claim, user_roles
+from codeai.kernel.api.authentication import ExternalUser
+from codeai.kernel.roles import roles_from_claim, user_roles
 from tests.api.conftest import make_user
 
 ALL = frozenset({"viewer", "editor", "admin"})

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from codeai.roles import ROLES
+from codeai.kernel.roles import ROLES
 from configs.services import config_create
 from deployments.services import deployment_create
 from tests.api.conftest import CALLERS, VALID_CONTENT, make_user

@@ -2,7 +2,7 @@
 
 From the top: the project's wiring (``codeai``'s settings, urls, celery, CLI, admin site
 index, ...), then ``executions`` -> ``deployments`` -> ``configs``, with ``duties`` beside
-``configs``, then the shared kernel (the rest of ``codeai``), then ``codeai.dsl``. A module
+``configs``, then the shared kernel (``codeai.kernel``), then ``codeai.dsl``. A module
 imports its own layer or the layers below it, never one above.
 """
 
@@ -16,29 +16,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 APPS = ("codeai", "configs", "deployments", "executions", "duties")
 
-# The project's wiring: it knows every app, and nothing but Django and the tools import it.
-WIRING = frozenset(
-    {
-        "codeai.settings",
-        "codeai.urls",
-        "codeai.celery",
-        "codeai.wsgi",
-        "codeai.asgi",
-        "codeai.cli",
-        "codeai.gunicorn_conf",
-        "codeai.gunicorn_hooks",
-        "codeai.apps",
-        "codeai.admin_config",
-        "codeai.admin_index",
-        "codeai.health",
-        "codeai.middleware",
-        "codeai.metrics",
-        "codeai.api.urls",
-        "codeai.management",
-        "codeai.migrations",
-    }
-)
-
 RANK = {"dsl": 0, "kernel": 1, "configs": 2, "duties": 2, "deployments": 3, "executions": 4}
 RANK["wiring"] = 5
 
@@ -49,9 +26,10 @@ def layer(module: str) -> str:
         return top
     if module == "codeai.dsl" or module.startswith("codeai.dsl."):
         return "dsl"
-    if any(module == w or module.startswith(w + ".") for w in WIRING):
-        return "wiring"
-    return "kernel"
+    if module == "codeai.kernel" or module.startswith("codeai.kernel."):
+        return "kernel"
+    # The rest of codeai is the project's wiring: settings, urls, celery, CLI, admin index...
+    return "wiring"
 
 
 def module_name(path: Path) -> str:
@@ -114,7 +92,7 @@ def test_every_import_points_down():
     ("module", "expected"),
     [
         ("codeai.dsl.parser", "dsl"),
-        ("codeai.api.viewsets", "kernel"),
+        ("codeai.kernel.api.viewsets", "kernel"),
         ("codeai.settings", "wiring"),
         ("codeai.management.commands.parse", "wiring"),
         ("executions.admin", "executions"),
@@ -135,11 +113,11 @@ def test_the_rule_catches_upward_imports(tmp_path):
         "deployments.probe:1: deployments imports executions.services (executions)"
     ]
     probe.write_text("from configs import models\nfrom codeai import settings\n")
-    assert len(upward_imports_of(probe, "codeai.api.probe")) == 2
+    assert len(upward_imports_of(probe, "codeai.kernel.api.probe")) == 2
 
 
 def test_the_gunicorn_config_does_not_load_the_cli():
     """gunicorn reads its config at every start and HUP: it needs the CPU count, not the CLI."""
     targets = {name for _line, name in imported(ROOT / "codeai" / "gunicorn_conf.py")}
-    assert "codeai.cpus.cpu_count" in targets
+    assert "codeai.kernel.cpus.cpu_count" in targets
     assert not any(name == "codeai.cli" or name.startswith("codeai.cli.") for name in targets)

@@ -1,4 +1,4 @@
-"""The embedded default's broker hands consumers whole messages only (codeai/broker.py).
+"""The embedded default's broker hands consumers whole messages only (codeai/kernel/broker.py).
 
 Large messages widen the window: against kombu's own transport this test failed with a
 JSONDecodeError in about half of its runs."""
@@ -9,8 +9,8 @@ import threading
 
 from kombu import Connection
 
-from codeai import broker
 from codeai.celery import app  # noqa: F401  (registers the filesystem:// alias)
+from codeai.kernel import broker
 
 
 def test_messages_published_while_a_consumer_drains_arrive_whole_and_once(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import RequestFactory
 
-from codeai.client_address import client_address
+from codeai.kernel.client_address import client_address
 
 TRUSTED = ["10.0.0.0/8", "127.0.0.1/32", "fd00::/8"]
 

@@ -1,4 +1,4 @@
-"""Parsing of the CODEAI_* variables, YAML files and _FILE secrets (codeai.conf)."""
+"""Parsing of the CODEAI_* variables, YAML files and _FILE secrets (codeai.kernel.conf)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from codeai import conf
+from codeai.kernel import conf
 
 
 def load(env: dict[str, str] | None = None, yaml_files: tuple[Path, ...] = ()) -> conf.Settings:

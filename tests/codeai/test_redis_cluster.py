@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from django_redis.cache import RedisCache
 
-from codeai import conf
+from codeai.kernel import conf
 from tests.conftest import missing
 from tests.deploy.support import free_port
 
@@ -88,8 +88,8 @@ def cluster_cache(addresses: list[str]) -> RedisCache:
         {
             "KEY_PREFIX": "codeai-cluster-test",
             "OPTIONS": {
-                "CLIENT_CLASS": "codeai.cache.RedisClusterClient",
-                "CONNECTION_FACTORY": "codeai.cache.RedisClusterConnectionFactory",
+                "CLIENT_CLASS": "codeai.kernel.cache.RedisClusterClient",
+                "CONNECTION_FACTORY": "codeai.kernel.cache.RedisClusterConnectionFactory",
                 "CLUSTER_NODES": conf.cluster_nodes(addresses),
                 "SOCKET_TIMEOUT": 2,
                 "SOCKET_CONNECT_TIMEOUT": 2,

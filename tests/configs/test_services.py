@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from codeai.exceptions import Conflict
+from codeai.kernel.exceptions import Conflict
 from configs.models import Config
 from configs.services import config_check, config_create, config_delete, config_update
 from deployments.services import deployment_create

@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from codeai import cli
-from codeai.cpus import cpu_count
+from codeai.kernel.cpus import cpu_count
 from tests.deploy.support import (
     clean_env,
     embedded_env,

@@ -8,7 +8,7 @@ import runpy
 import pytest
 
 from codeai import cli, gunicorn_hooks
-from codeai.cpus import cpu_count
+from codeai.kernel.cpus import cpu_count
 
 SERVER_VARIABLES = (
     "CODEAI_HOST",

@@ -15,7 +15,8 @@ import pytest
 import yaml
 from django.urls import resolve
 
-from codeai import cli, conf
+from codeai import cli
+from codeai.kernel import conf
 from tests.deploy.support import (
     CODEAI,
     COMPOSE,

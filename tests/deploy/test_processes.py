@@ -13,7 +13,7 @@ import pytest
 from django.conf import settings
 
 from codeai import cli
-from codeai.cpus import cpu_count
+from codeai.kernel.cpus import cpu_count
 from tests.conftest import require_service, uses_postgres
 from tests.deploy.support import (
     CODEAI,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import transaction
 
-from codeai.exceptions import Conflict
+from codeai.kernel.exceptions import Conflict
 from configs.services import config_create
 from deployments.models import Deployment, DeploymentStatus
 from deployments.services import deployment_create, deployment_delete, deployment_update

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from codeai.celery import app
-from codeai.exceptions import Conflict, ServiceUnavailable
+from codeai.kernel.exceptions import Conflict, ServiceUnavailable
 from deployments.models import Deployment, DeploymentStatus
 from duties import runner as duties
 from executions import services

@@ -118,7 +118,7 @@ class Server:
 
 GUNICORN_CONFIG = """
 from codeai.gunicorn_hooks import child_exit, on_exit, on_starting  # noqa: F401
-from codeai.logging import logging_config
+from codeai.kernel.logs import logging_config
 
 logconfig_dict = logging_config("json", "DEBUG")
 """

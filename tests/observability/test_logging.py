@@ -17,7 +17,7 @@ from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
-from codeai.logging import JSONFormatter, TextFormatter, bind_request_id, get_request_id, redact
+from codeai.kernel.logs import JSONFormatter, TextFormatter, bind_request_id, get_request_id, redact
 from configs.models import Config
 from deployments.models import Deployment
 from executions.models import Execution, ExecutionStatus

@@ -20,7 +20,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
-from codeai.api import outbound
+from codeai.kernel import outbound
 from deployments.models import Deployment
 from executions.models import Execution, ExecutionStatus
 from tests.observability.conftest import (

@@ -13,7 +13,7 @@ import yaml
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from codeai.api import outbound
+from codeai.kernel import outbound
 from deployments.models import Deployment
 from executions.models import Execution, ExecutionStatus
 from tests.conftest import missing

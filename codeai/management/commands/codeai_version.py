@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from codeai.conf import build_info
+from codeai.kernel.conf import build_info
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from codeai import conf
+from codeai.kernel import conf
 
 
 class Command(BaseCommand):

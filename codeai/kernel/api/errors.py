@@ -15,7 +15,7 @@ from django.views import defaults
 from rest_framework import exceptions, status, views
 from rest_framework.response import Response
 
-from codeai import exceptions as domain
+from codeai.kernel import exceptions as domain
 
 logger = logging.getLogger(__name__)
 

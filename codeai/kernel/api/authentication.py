@@ -36,8 +36,8 @@ from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
-from codeai import roles
-from codeai.api import jwks
+from codeai.kernel import roles
+from codeai.kernel.api import jwks
 
 RSA_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512")
 EC_ALGORITHMS = ("ES256", "ES384", "ES512")

@@ -3,7 +3,7 @@ and the service-calling ModelAdmin. The site itself, whose index reads the apps,
 project's wiring (``codeai.admin_index``).
 
 Django's admin lets in only ``is_staff`` users. Here membership of a role group (viewer,
-editor, admin — see ``codeai.roles``) is enough, so giving someone a role in one place
+editor, admin — see ``codeai.kernel.roles``) is enough, so giving someone a role in one place
 is all it takes; what they may see and change still follows the groups' model permissions.
 """
 
@@ -23,8 +23,8 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
-from codeai.exceptions import CodeAIError
-from codeai.roles import user_roles
+from codeai.kernel.exceptions import CodeAIError
+from codeai.kernel.roles import user_roles
 
 
 def may_enter_admin(user: Any) -> bool:

@@ -1,6 +1,6 @@
 """Domain errors raised by services; the API maps them to status codes (409, 503, 404, 413).
 
-They live outside ``codeai.api`` so services, tasks, commands and the admin can raise and
+They live outside ``codeai.kernel.api`` so services, tasks, commands and the admin can raise and
 catch them without importing the HTTP layer.
 """
 

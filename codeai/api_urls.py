@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.urls import include, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from codeai.api import auth, schema  # noqa: F401 - schema registers the bearer scheme
+from codeai.kernel.api import auth, schema  # noqa: F401 - schema registers the bearer scheme
 
 urlpatterns = [
     re_path(r"^auth/token/?$", auth.TokenObtainView.as_view(), name="token-obtain"),

@@ -108,7 +108,7 @@ def resource_schema(
 
 
 class BearerAuthenticationScheme(OpenApiAuthenticationExtension):
-    target_class = "codeai.api.authentication.BearerAuthentication"
+    target_class = "codeai.kernel.api.authentication.BearerAuthentication"
     name = "bearerAuth"
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:

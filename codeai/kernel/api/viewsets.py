@@ -11,7 +11,7 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.request import Request
 from rest_framework.serializers import BaseSerializer
 
-from codeai.api.permissions import RolePerAction
+from codeai.kernel.api.permissions import RolePerAction
 
 
 def optional_body(request: Request) -> Any:

@@ -18,7 +18,7 @@ import jwt
 from django.conf import settings
 from django.core.cache import caches
 
-from codeai.api.outbound import CircuitOpenError, track_integration_call
+from codeai.kernel.outbound import CircuitOpenError, track_integration_call
 
 FETCH_TIMEOUT_SECONDS = 5
 FRESH_SECONDS = 300

@@ -1,6 +1,6 @@
 """Request rates counted in the shared cache (every process of the server counts together):
 per client address, per user, and a stricter budget for the token endpoints (password
-guessing). The address is :func:`codeai.client_address.client_address`, never a header a
+guessing). The address is :func:`codeai.kernel.client_address.client_address`, never a header a
 client could rotate."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from rest_framework import throttling
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
-from codeai.client_address import client_address
+from codeai.kernel.client_address import client_address
 
 
 class _SharedThrottle(throttling.SimpleRateThrottle):

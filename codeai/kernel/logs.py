@@ -28,7 +28,7 @@ from typing import Any
 
 from celery.signals import before_task_publish, setup_logging, task_postrun, task_prerun
 
-from codeai.conf import MASK, OPTIONS, mask_url_password
+from codeai.kernel.conf import MASK, OPTIONS, mask_url_password
 
 # Attributes every LogRecord has; anything else was passed through ``extra=`` and is kept.
 _RECORD_ATTRIBUTES = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
@@ -57,7 +57,7 @@ _TASK_HEADER = "codeai_request_id"
 _task_bindings: dict[str, Token[str | None]] = {}
 
 
-@setup_logging.connect(dispatch_uid="codeai.logging.worker")
+@setup_logging.connect(dispatch_uid="codeai.kernel.logs.worker")
 def _configure_worker_logging(**_: Any) -> None:
     """Celery workers log through Django's LOGGING (format and CODEAI_LOG_LEVEL) instead of
     Celery's own handlers and its ``--loglevel`` default."""
@@ -66,21 +66,21 @@ def _configure_worker_logging(**_: Any) -> None:
     logging.config.dictConfig(settings.LOGGING)
 
 
-@before_task_publish.connect(dispatch_uid="codeai.logging.publish")
+@before_task_publish.connect(dispatch_uid="codeai.kernel.logs.publish")
 def _add_request_id_header(headers: dict[str, Any] | None = None, **_: Any) -> None:
     request_id = get_request_id()
     if request_id and headers is not None:
         headers[_TASK_HEADER] = request_id
 
 
-@task_prerun.connect(dispatch_uid="codeai.logging.prerun")
+@task_prerun.connect(dispatch_uid="codeai.kernel.logs.prerun")
 def _bind_task_request_id(task_id: str, task: Any, **_: Any) -> None:
     request_id = getattr(task.request, _TASK_HEADER, None)
     if request_id:
         _task_bindings[task_id] = _request_id.set(request_id)
 
 
-@task_postrun.connect(dispatch_uid="codeai.logging.postrun")
+@task_postrun.connect(dispatch_uid="codeai.kernel.logs.postrun")
 def _unbind_task_request_id(task_id: str, **_: Any) -> None:
     token = _task_bindings.pop(task_id, None)
     if token is not None:

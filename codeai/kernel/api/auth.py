@@ -13,10 +13,10 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 from rest_framework_simplejwt.tokens import UntypedToken
 
-from codeai.api.authentication import local_user
-from codeai.api.fields import StrictCharField
-from codeai.api.schema import BODY_ERRORS, error_responses
-from codeai.api.throttles import AuthThrottle
+from codeai.kernel.api.authentication import local_user
+from codeai.kernel.api.fields import StrictCharField
+from codeai.kernel.api.schema import BODY_ERRORS, error_responses
+from codeai.kernel.api.throttles import AuthThrottle
 
 
 class TokenObtainSerializer(jwt_serializers.TokenObtainPairSerializer):

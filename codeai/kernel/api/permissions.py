@@ -1,4 +1,4 @@
-"""DRF permission classes for the three roles (see codeai.roles)."""
+"""DRF permission classes for the three roles (see codeai.kernel.roles)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from codeai import roles
+from codeai.kernel import roles
 
 
 class HasRole(BasePermission):
