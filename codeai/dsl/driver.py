@@ -12,22 +12,18 @@ lookahead (lark's own ``expected`` is the state after them: too many and too few
 
 from __future__ import annotations
 
-from lark import Lark, Token
+from collections.abc import Callable
+from typing import Any
+
+from lark import Lark
 from lark.parsers.lalr_analysis import Shift
 
-from codeai.dsl.lexer import Source
+from codeai.dsl.lexer import DSLLexer, DSLToken, Source
 
-
-class _ParserView:
-    """What the lexer reads of lark's ParserState: ``parse_conf.states`` (the terminals each
-    state accepts) and ``state_stack``."""
-
-    __slots__ = ("parse_conf", "state_stack", "states")
-
-    def __init__(self, states: dict[int, dict[str, object]], state_stack: list[int]) -> None:
-        self.parse_conf = self
-        self.states = states
-        self.state_stack = state_stack
+# One entry of the flattened table, a tuple either way so the loop unpacks it untested:
+# a shift is (the state to shift to, None, ""), a reduction is (the rule's length, the
+# callback that builds its value from its children, the rule's name).
+Action = tuple[int, Callable[[list[Any]], Any] | None, str]
 
 
 class Driver:
@@ -37,21 +33,24 @@ class Driver:
         table = parser.parse_table
         callbacks = parser.callbacks
         assert not any(isinstance(key, str) for key in callbacks), "no terminal callbacks"
-        self.lexer = frontend.lexer
-        self.start_state = table.start_states["start"]
-        self.end_state = table.end_states["start"]
-        # state -> terminal -> a state to shift to (int) or (size, callback, rule name)
-        self.actions: dict[int, dict[str, object]] = {}
+        lexer = frontend.lexer
+        assert isinstance(lexer, DSLLexer), "the grammar is built with lexer=DSLLexer"
+        self.lexer = lexer
+        self.start_state: int = table.start_states["start"]
+        self.end_state: int = table.end_states["start"]
+        # state -> terminal -> action
+        self.actions: dict[int, dict[str, Action]] = {}
         # state -> rule name -> the state after reducing to that rule
         self.gotos: dict[int, dict[str, int]] = {}
         for state, row in table.states.items():
-            actions, gotos = {}, {}
+            actions: dict[str, Action] = {}
+            gotos: dict[str, int] = {}
             for symbol, (action, argument) in row.items():
                 name = str(symbol)
                 if not name.isupper() and name != "$END":
                     gotos[name] = argument
                 elif action is Shift:
-                    actions[name] = argument
+                    actions[name] = (argument, None, "")
                 else:
                     actions[name] = (
                         len(argument.expansion),
@@ -59,56 +58,46 @@ class Driver:
                         str(argument.origin.name),
                     )
             self.actions[state], self.gotos[state] = actions, gotos
+        # lark's table has no action in the state after the whole program: there, shifting
+        # the lexer's last token ($END) is accepting the input.
+        assert not self.actions[self.end_state], "nothing follows the whole program"
+        self.actions[self.end_state]["$END"] = (self.end_state, None, "")
 
-    def parse(self, source: Source):
-        actions, gotos, end_state = self.actions, self.gotos, self.end_state
+    def parse(self, source: Source) -> Any:
+        """The value of the grammar's ``start`` rule for ``source``."""
+        actions, gotos = self.actions, self.gotos
         state_stack = [self.start_state]
-        value_stack: list = []
-        view = _ParserView(actions, state_stack)
-        token = previous = None
-        for token in self.lexer.lex(_LexerState(source), view):
+        value_stack: list[Any] = []
+        previous: DSLToken | None = None
+        for token in self.lexer.tokens(source, actions, state_stack):
             kind = token.type
             before = None  # the stack before this token's reductions, once there are any
             while True:
                 action = actions[state_stack[-1]].get(kind)
                 if action is None:
                     raise self._unexpected(token, previous, before or state_stack)
-                if action.__class__ is int:
-                    state_stack.append(action)
+                number, callback, origin = action
+                if callback is None:  # shift to state ``number``
+                    state_stack.append(number)
                     value_stack.append(token)
                     break
                 if before is None:
                     before = state_stack[:]
-                size, callback, origin = action
-                if size:
-                    children = value_stack[-size:]
-                    del value_stack[-size:]
-                    del state_stack[-size:]
+                if number:  # reduce the ``number`` values on top of the stack
+                    children = value_stack[-number:]
+                    del value_stack[-number:]
+                    del state_stack[-number:]
                 else:
                     children = []
                 value_stack.append(callback(children))
                 state_stack.append(gotos[state_stack[-1]][origin])
             previous = token
-        end = Token.new_borrow_pos("$END", "", token) if token else Token("$END", "", 0, 1, 1)
-        before = state_stack[:]
-        while True:
-            action = actions[state_stack[-1]].get("$END")
-            if action is None or action.__class__ is int:
-                raise self._unexpected(end, previous, before)
-            size, callback, origin = action
-            if size:
-                children = value_stack[-size:]
-                del value_stack[-size:]
-                del state_stack[-size:]
-            else:
-                children = []
-            value = callback(children)
-            state_stack.append(gotos[state_stack[-1]][origin])
-            value_stack.append(value)
-            if state_stack[-1] == end_state:
-                return value
+        # The lexer ends with $END, whose shift accepted: the program's value is below it.
+        return value_stack[0]
 
-    def _unexpected(self, token: Token, previous: Token | None, stack: list[int]):
+    def _unexpected(
+        self, token: DSLToken, previous: DSLToken | None, stack: list[int]
+    ) -> UnexpectedTokenError:
         expected = {name for name in self.actions[stack[-1]] if self._shifts(stack, name)}
         return UnexpectedTokenError(token, previous, expected)
 
@@ -119,30 +108,19 @@ class Driver:
             action = self.actions[stack[-1]].get(terminal)
             if action is None:
                 return False
-            if action.__class__ is int:
+            number, callback, origin = action
+            if callback is None:
                 return True
-            size, _callback, origin = action
-            if size:
-                del stack[-size:]
+            if number:
+                del stack[-number:]
             stack.append(self.gotos[stack[-1]][origin])
-            if terminal == "$END" and stack[-1] == self.end_state:
-                return True
 
 
 class UnexpectedTokenError(Exception):
     """``token`` cannot follow ``previous``; ``expected``: the terminals that can."""
 
-    def __init__(self, token: Token, previous: Token | None, expected: set[str]) -> None:
+    def __init__(self, token: DSLToken, previous: DSLToken | None, expected: set[str]) -> None:
         super().__init__(token)
         self.token = token
         self.previous = previous
         self.expected = expected
-
-
-class _LexerState:
-    """The one field of lark's LexerState that the lexer reads."""
-
-    __slots__ = ("text",)
-
-    def __init__(self, text: Source) -> None:
-        self.text = text

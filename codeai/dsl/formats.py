@@ -37,7 +37,8 @@ def url_scheme_and_error(url: str) -> tuple[str, str | None]:
     return scheme, None
 
 
-_CRON_FIELDS = (
+# Each field's (lowest, highest, names for its values).
+_CRON_FIELDS: tuple[tuple[int, int, dict[str, int]], ...] = (
     (0, 59, {}),  # minute
     (0, 23, {}),  # hour
     (1, 31, {}),  # day of month

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeAlias
 
 from codeai.dsl import ast
 from codeai.dsl.errors import DSLRuntimeError
@@ -16,7 +17,8 @@ MAX_CALL_DEPTH = 100
 _RECURSION_LIMIT = 50_000
 
 Runner = Callable[[str, dict[str, str]], int]
-Value = object  # str | float | bool | list | _Function | _Builtin | None ("no value")
+# A value of the language; None is "no value" (what a function without a result returns).
+Value: TypeAlias = "str | float | bool | list[Value] | _Function | _Builtin | None"
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,7 @@ def _same(left: Value, right: Value) -> bool:
     """Equality without Python's True == 1.0."""
     if type(left) is not type(right):
         return False
-    if isinstance(left, list):
+    if isinstance(left, list) and isinstance(right, list):
         return len(left) == len(right) and all(map(_same, left, right))
     return left == right if not isinstance(left, (_Function, _Builtin)) else left is right
 

@@ -15,7 +15,8 @@ Line and column are counted over everything consumed, exec text included.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
+from typing import Any
 
 from lark import Token
 from lark.common import LexerConf
@@ -83,9 +84,18 @@ class Source:
         self.exec_readings_differ = False  # set when a block's two readings disagree
 
 
-def _token(kind: str, value: str, start: int, line: int, column: int) -> Token:
+class DSLToken(Token):
+    """A token of this lexer: unlike lark's in general, it always knows where it starts."""
+
+    __slots__ = ()
+    start_pos: int
+    line: int
+    column: int
+
+
+def _token(kind: str, value: str, start: int, line: int, column: int) -> DSLToken:
     # Token(...) routes through a keyword-argument shim; this is its body, without it.
-    token = str.__new__(Token, value)
+    token = str.__new__(DSLToken, value)
     token.type = kind
     token.value = value
     token.start_pos = start
@@ -96,7 +106,8 @@ def _token(kind: str, value: str, start: int, line: int, column: int) -> Token:
 
 
 class DSLLexer(Lexer):
-    """lark's custom-lexer interface: built once per grammar, ``lex`` once per text."""
+    """lark's custom-lexer interface (built once per grammar, from its terminals); the LALR
+    loop of ``driver.py`` calls ``tokens`` once per text."""
 
     __future_interface__ = 2
 
@@ -121,17 +132,24 @@ class DSLLexer(Lexer):
             rf"|(?P<SYMBOL>{alternatives}))?"
         )
 
-    def lex(self, lexer_state: LexerState, parser_state) -> Iterator[Token]:
-        source: Source = lexer_state.text
+    def lex(self, lexer_state: LexerState, parser_state: Any) -> Iterator[Token]:
+        """lark's own entry point: its parse loop is not used (see ``tokens``)."""
+        raise NotImplementedError("codeai.dsl parses with driver.Driver, which calls tokens()")
+
+    def tokens(
+        self, source: Source, states: Mapping[int, Collection[str]], state_stack: list[int]
+    ) -> Iterator[DSLToken]:
+        """The tokens of ``source``, then ``$END`` where the input ends. ``states``: the
+        terminals each parser state accepts; ``state_stack``: the parser's, read as it goes
+        (where a word is a keyword depends on the state it arrives in)."""
         text = source.text
         size = len(text)
-        states = parser_state.parse_conf.states
-        state_stack = parser_state.state_stack
         match = self.token_re.match
         keywords, symbols = self.keywords, self.symbols
         position, line, line_start, depth = 0, 1, 0, 0
         while True:
             found = match(text, position)
+            assert found is not None  # every part of the pattern is optional
             kind = found.lastgroup
             start = found.start(kind) if kind else found.end()
             if start > position:  # skipped whitespace and comments
@@ -142,6 +160,7 @@ class DSLLexer(Lexer):
             column = start - line_start + 1
             if kind is None:
                 if start >= size:
+                    yield _token("$END", "", start, line, column)
                     return
                 raise DSLSyntaxError(f"unexpected character {text[start]!r}", line, column)
             value = found.group(kind)
@@ -203,14 +222,12 @@ class DSLLexer(Lexer):
         first = text.find("}", text_start)
         if first == text_start:
             raise _error_at("an exec block needs a command between '{' and '}'", text, first - 1)
-        if source.go_reading:
-            closing = first
-        else:
-            closing = shell_exec_end(text, text_start)
-            if closing is None:  # never closes: Go's reading
-                closing = first
-            elif closing != first:
+        closing = first
+        if not source.go_reading:
+            shell = shell_exec_end(text, text_start)
+            if shell is not None and shell != first:  # None: it never closes, Go's reading
                 source.exec_readings_differ = True
+                closing = shell
         if closing < 0:
             raise _error_at("this exec block is never closed with '}'", text, text_start - 1)
         return closing + 1

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
+from typing import TypedDict, TypeVar
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Transformer, v_args
 
 from codeai.dsl import ast
 from codeai.dsl.driver import Driver, UnexpectedTokenError
 from codeai.dsl.errors import DSLSyntaxError
-from codeai.dsl.lexer import MAX_NESTING, DSLLexer, Source
+from codeai.dsl.lexer import MAX_NESTING, DSLLexer, DSLToken, Source
 from codeai.dsl.syntax_messages import describe_unexpected_token
 
 # The library's own bound (the CLI reads files with it); it is also the ceiling of
@@ -26,7 +28,7 @@ _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r"}
 _ESCAPE_RE = re.compile(r"\\(.)", re.DOTALL)
 
 
-def _decode_string(token: Token) -> str:
+def _decode_string(token: str) -> str:
     """Strip the quotes and decode \\" \\\\ \\n \\t \\r (dsl.md change 5); keep other pairs."""
     body = token[1:-1]
     if "\\" not in body:
@@ -34,19 +36,26 @@ def _decode_string(token: Token) -> str:
     return _ESCAPE_RE.sub(lambda m: _ESCAPES.get(m.group(1), m.group(0)), body)
 
 
-def _at(token: Token) -> dict[str, int]:
+class _Position(TypedDict):
+    """A node's ``line`` and ``column`` keywords."""
+
+    line: int
+    column: int
+
+
+def _at(token: DSLToken) -> _Position:
     return {"line": token.line, "column": token.column}
 
 
-def _node_at(node: ast.Node) -> dict[str, int]:
+def _node_at(node: ast.Node) -> _Position:
     return {"line": node.line, "column": node.column}
 
 
-def _syntax_error(message: str, token: Token) -> DSLSyntaxError:
+def _syntax_error(message: str, token: DSLToken) -> DSLSyntaxError:
     return DSLSyntaxError(message, token.line, token.column)
 
 
-def _whole_number(token: Token) -> int:
+def _whole_number(token: DSLToken) -> int:
     """Counts in the grammar are Go ints: ``5.0`` is not one (reference §3)."""
     if not token.isdigit():
         raise _syntax_error(f"expected a whole number, found '{token}'", token)
@@ -88,22 +97,31 @@ def _block(statements: list[ast.Statement], line: int, column: int) -> ast.Block
     return ast.Block(statements, depth=depth, line=line, column=column)
 
 
-def _keyword_values(children: tuple) -> dict[str, object]:
-    """Map each keyword token of an ``X value`` clause list to the child that follows it."""
+def _keyword_tokens(children: tuple[object, ...]) -> dict[str, DSLToken]:
+    """Map each keyword token of an ``X value`` clause list to the child that follows it
+    (the first such child of each keyword), where that child is a token."""
     values: dict[str, object] = {}
     for keyword, value in itertools.pairwise(children):
-        if isinstance(keyword, Token) and keyword.type.isupper() and keyword.type != "STRING":
+        if isinstance(keyword, DSLToken) and keyword.type.isupper() and keyword.type != "STRING":
             values.setdefault(keyword.type, value)
-    return values
+    return {key: value for key, value in values.items() if isinstance(value, DSLToken)}
 
 
-def _string_values(children: tuple) -> dict[str, str]:
-    """Like ``_keyword_values`` but only for string-valued clauses, decoded."""
+def _string_values(children: tuple[object, ...]) -> dict[str, str]:
+    """Like ``_keyword_tokens`` but only for string-valued clauses, decoded."""
     return {
         key: _decode_string(value)
-        for key, value in _keyword_values(children).items()
-        if isinstance(value, Token) and value.type == "STRING"
+        for key, value in _keyword_tokens(children).items()
+        if value.type == "STRING"
     }
+
+
+_N = TypeVar("_N", bound=ast.Node)
+
+
+def _clause(clauses: Iterable[object], kind: type[_N]) -> _N | None:
+    """The first of ``clauses`` that is a ``kind``, or None."""
+    return next((clause for clause in clauses if isinstance(clause, kind)), None)
 
 
 def _property_map(properties) -> dict[str, ast.Expression]:
@@ -179,7 +197,8 @@ class _TreeBuilder(Transformer):
 
     def expr(self, *chain):
         """``a op b op c …`` (at least one operator) as a tree by precedence, left to right."""
-        operands, operators = [chain[0]], []
+        operands: list[ast.Expression] = [chain[0]]
+        operators: list[DSLToken] = []
         for index in range(1, len(chain), 2):
             operator = chain[index]
             while operators and _PRECEDENCE[operators[-1]] >= _PRECEDENCE[operator]:
@@ -299,10 +318,10 @@ class _TreeBuilder(Transformer):
     # ---------------------------------------------------------- events, integrations, hooks
 
     def event_decl(self, keyword, *rest):
-        name = ".".join(str(t) for t in rest if isinstance(t, Token) and t.type == "NAME")
+        name = ".".join(str(t) for t in rest if isinstance(t, DSLToken) and t.type == "NAME")
         fields = [child for child in rest if isinstance(child, ast.EventField)]
         schema_keyword = next(
-            (t for t in rest if isinstance(t, Token) and t.type == "SCHEMA"), None
+            (t for t in rest if isinstance(t, DSLToken) and t.type == "SCHEMA"), None
         )
         schema = ast.EventSchema(fields, **_at(schema_keyword)) if schema_keyword else None
         return ast.EventDecl(name, schema, **_at(keyword))
@@ -375,22 +394,22 @@ class _TreeBuilder(Transformer):
         keyword_index = len(annotations)
         keyword, method, path = children[keyword_index : keyword_index + 3]
         clauses = children[keyword_index + 3 :]
-        single: dict[type, ast.Node] = {}
+        seen: set[type] = set()  # the clauses other than middleware come once each
         for clause in clauses:
             if isinstance(clause, ast.MiddlewareRef):
                 continue
-            if type(clause) in single:
+            if type(clause) in seen:
                 raise DSLSyntaxError(
                     f"an endpoint takes one '{_CLAUSE_WORDS[type(clause)]}' clause; "
                     f"this one repeats it",
                     **_node_at(clause),
                 )
-            single[type(clause)] = clause
-        role = single.get(ast.StringLiteral)
+            seen.add(type(clause))
+        role = _clause(clauses, ast.StringLiteral)
         handler = ast.Handler(
-            single.get(ast.RequestType),
-            single.get(ast.ResponseType),
-            single.get(ast.LogicBlock),
+            _clause(clauses, ast.RequestType),
+            _clause(clauses, ast.ResponseType),
+            _clause(clauses, ast.LogicBlock),
             **_at(keyword),
         )
         first = annotations[0] if annotations else None
@@ -425,10 +444,10 @@ class _TreeBuilder(Transformer):
         return ast.LogicBlock(list(steps), **_at(keyword))
 
     def step_target(self, name):
-        return Token.new_borrow_pos("TARGET", str(name), name)
+        return DSLToken.new_borrow_pos("TARGET", str(name), name)
 
     def logic_step(self, *children):
-        tokens = [c for c in children if isinstance(c, Token)]
+        tokens = [c for c in children if isinstance(c, DSLToken)]
         target = tokens.pop(0) if tokens[0].type == "TARGET" else None
         where = next((i for i, t in enumerate(tokens) if t.type == "WHERE"), None)
         condition = _decode_string(tokens[where + 1]) if where is not None else ""
@@ -467,7 +486,7 @@ class _TreeBuilder(Transformer):
     def workflow_step(self, name, *rest):
         options = _string_values(rest)
         inputs = [c for c in rest if isinstance(c, ast.InputMapping)]
-        has_input = any(isinstance(c, Token) and c.type == "INPUT" for c in rest)
+        has_input = any(isinstance(c, DSLToken) and c.type == "INPUT" for c in rest)
         return ast.WorkflowStep(
             str(name),
             options.get("ACTIVITY", ""),
@@ -482,7 +501,7 @@ class _TreeBuilder(Transformer):
         return ast.InputMapping(str(key), _decode_string(value), **_at(key))
 
     def retry_policy(self, keyword, *clauses):
-        values = _keyword_values(clauses)
+        values = _keyword_tokens(clauses)
         attempts = values.get("MAX_ATTEMPTS")
         interval = values.get("INITIAL_INTERVAL")
         multiplier = values.get("BACKOFF_MULTIPLIER")
@@ -573,18 +592,20 @@ def _parse_statements(source: Source) -> list[ast.Statement]:
 
 def _parse_text(text: str) -> list[ast.Statement]:
     shell = Source(text)
+    shell_error: DSLSyntaxError | None = None
     try:
         statements = _parse_statements(shell)
     except DSLSyntaxError as error:
         if not shell.exec_readings_differ:
             raise
-        shell_error, statements = error, None
-    if not shell.exec_readings_differ:
-        return statements
+        shell_error = error
+    else:
+        if not shell.exec_readings_differ:
+            return statements
     try:
         return _parse_statements(Source(text, go_reading=True))
     except DSLSyntaxError:
-        if statements is None:
+        if shell_error is not None:
             raise shell_error from None
         return statements
 

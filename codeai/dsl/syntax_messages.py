@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from lark import Token
+from codeai.dsl.lexer import DSLToken
 
 _EXPRESSION_START = {"STRING", "NUMBER", "TRUE", "FALSE", "LSQB", "LPAR", "MINUS", "BANG"}
 # Keywords the grammar also takes as a name: where a name may come they are "a name".
@@ -99,13 +99,13 @@ def expected_phrase(expected: Collection[str]) -> str:
     return ", ".join(parts[:-1]) + " or " + parts[-1]
 
 
-def _end_of(token: Token, source: str) -> tuple[int, int]:
+def _end_of(token: DSLToken, source: str) -> tuple[int, int]:
     """(line, column) just after ``token``."""
     end = token.start_pos + len(token)
     return token.line + token.count("\n"), end - (source.rfind("\n", 0, end) + 1) + 1
 
 
-def _found_phrase(token: Token) -> str:
+def _found_phrase(token: DSLToken) -> str:
     if token.type == "$END":
         return "end of input"
     text = str(token)
@@ -115,7 +115,7 @@ def _found_phrase(token: Token) -> str:
 
 
 def _misplaced_exec(
-    source: str, brace: Token, exec_line: int, exec_end_column: int
+    source: str, brace: DSLToken, exec_line: int, exec_end_column: int
 ) -> tuple[str, int, int]:
     """``exec {`` that did not lex as an exec block: empty, unclosed, or where no statement fits."""
     after_brace = source[brace.start_pos + 1 :]
@@ -131,7 +131,7 @@ def _misplaced_exec(
 
 
 def describe_unexpected_token(
-    token: Token, expected: Collection[str], previous: Token | None, source: str
+    token: DSLToken, expected: Collection[str], previous: DSLToken | None, source: str
 ) -> tuple[str, int, int]:
     """(message, line, column) for an unexpected ``token`` that follows ``previous``."""
     at_end = token.type == "$END"

@@ -433,7 +433,8 @@ class _ProgramValidator:
 
     def finish_databases(self) -> None:
         """The consistency pass that runs after the walk."""
-        config_type = self.config.database_type if self.config else "postgres"
+        config = self.config
+        config_type = config.database_type if config else "postgres"
         for block in self.databases:
             if block.db_type != config_type:
                 self.report.add(
@@ -444,14 +445,15 @@ class _ProgramValidator:
                     block,
                 )
         if (
-            config_type == "mongodb"
+            config is not None
+            and config_type == "mongodb"
             and self.databases
             and all(block.db_type != "mongodb" for block in self.databases)
         ):
             self.report.add(
                 SEMANTIC,
                 "config specifies database_type 'mongodb' but no mongodb database block found",
-                self.config,
+                config,
             )
 
     # ------------------------------------------------------------ declared-once registries
@@ -584,13 +586,14 @@ class _ProgramValidator:
             self.check_url(node.base_url, node, "integration", name, "base_url")
         auth = node.auth
         required_keys = {"bearer": ("token",), "apikey": ("header", "value")}
-        for key in required_keys.get(auth.auth_type, ()) if auth else ():
-            if key not in auth.config:
-                self.report.add(
-                    SEMANTIC,
-                    f"{auth.auth_type} auth in integration '{name}' requires '{key}' config",
-                    auth,
-                )
+        if auth is not None:
+            for key in required_keys.get(auth.auth_type, ()):
+                if key not in auth.config:
+                    self.report.add(
+                        SEMANTIC,
+                        f"{auth.auth_type} auth in integration '{name}' requires '{key}' config",
+                        auth,
+                    )
         breaker = node.circuit_breaker
         if breaker is not None:
             if breaker.failure_threshold <= 0:
@@ -765,7 +768,9 @@ def _endpoint_rules(
         if known_actions and step.action not in known_actions:
             report.add(SEMANTIC, f"unknown action {go_quote(step.action)} {where}", step)
         # String and number args are values (dsl.md change 7); Go saw them unquoted.
-        for arg, is_name in itertools.zip_longest(step.args, step.arg_is_name, fillvalue=True):
+        # A step built without ``arg_is_name`` reads every argument as a name.
+        is_names = itertools.chain(step.arg_is_name, itertools.repeat(True))
+        for arg, is_name in zip(step.args, is_names, strict=False):
             if is_name and not IDENTIFIER_RE.fullmatch(arg) and arg not in ("request", "response"):
                 report.add(
                     SEMANTIC,
