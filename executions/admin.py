@@ -84,7 +84,7 @@ class ExecutionAdmin(ServiceModelAdmin):
     # The page walks the created_at index alone; deployments come in a second query.
     list_prefetch = ["deployment"]
     # The big columns stay in the database on the list: 100 rows of output can be megabytes.
-    list_defer = ["output", "config_snapshot", "steps", "variables", "explanation"]
+    list_defer = [*Execution.HEAVY_FIELDS, "explanation"]
     # Never count the table: no "N total", no facet counts, no "show all".
     show_full_result_count = False
     show_facets = ShowFacets.NEVER

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import re
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -39,7 +38,7 @@ logger = logging.getLogger(__name__)
 FLUSH_SECONDS = 1.0  # output reaches the row at least this often while a command runs
 CANCEL_CHECK_SECONDS = 0.5
 COMMIT_POLL_SECONDS = 0.01
-VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+VARIABLE_NAME = dsl.NAME_RE  # an execution's variables are the program's
 DISABLED_EXPLANATION = "command execution is disabled (CODEAI_EXEC_ENABLED=false)"
 QUEUE_UNAVAILABLE = "the task queue is unavailable; try again later"
 

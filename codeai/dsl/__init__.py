@@ -7,11 +7,13 @@ from codeai.dsl.ast import Program
 from codeai.dsl.check import CheckResult, check
 from codeai.dsl.errors import Diagnostic, DSLError, DSLRuntimeError, DSLSyntaxError
 from codeai.dsl.interpreter import RunResult, run
+from codeai.dsl.lexer import NAME_RE
 from codeai.dsl.parser import keywords, parse
 from codeai.dsl.serialize import to_json
 from codeai.dsl.validator import validate
 
 __all__ = [
+    "NAME_RE",
     "CheckResult",
     "DSLError",
     "DSLRuntimeError",

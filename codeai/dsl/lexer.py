@@ -28,7 +28,8 @@ from codeai.dsl.errors import DSLSyntaxError
 # to_json) far below Python's recursion limit.
 MAX_NESTING = 64
 
-_WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# A name of the language (a variable, function, parameter, queue...); keywords are spelt so.
+NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Words the Go grammar never takes as names (reference §1.4).
 RESERVED_WORDS = frozenset(["var", "if", "else", "for", "in", "function", "true", "false"])
 # Operators whose grammar terminal groups several spellings.
@@ -118,13 +119,13 @@ class DSLLexer(Lexer):
             if terminal.pattern.type != "str":
                 continue
             value = terminal.pattern.value
-            (words if _WORD_RE.fullmatch(value) else symbols)[value] = terminal.name
+            (words if NAME_RE.fullmatch(value) else symbols)[value] = terminal.name
         self.keywords = words
         self.symbols = symbols
         alternatives = "|".join(re.escape(s) for s in sorted(symbols, key=len, reverse=True))
         self.token_re = re.compile(
             r"(?:\s+|//[^\n]*|/\*[^*]*\*+(?:[^/*][^*]*\*+)*/)*"
-            r"(?:(?P<WORD>[A-Za-z_][A-Za-z0-9_]*)"
+            rf"(?:(?P<WORD>{NAME_RE.pattern})"
             r"|(?P<NUMBER>[0-9]+(?:\.[0-9]*)?)"
             r'|(?P<STRING>"[^"\\]*(?:\\.[^"\\]*)*")'
             r'|(?P<OPEN_STRING>")'

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from codeai.dsl import ast
 from codeai.dsl.errors import Diagnostic
 from codeai.dsl.formats import cron_error, is_go_duration, url_scheme_and_error
+from codeai.dsl.lexer import NAME_RE
 
 SCOPE, TYPE, FUNCTION, SEMANTIC = "ScopeError", "TypeError", "FunctionError", "SemanticError"
 
@@ -100,10 +101,9 @@ EVENT_FIELD_TYPES = frozenset(
 )
 EVENT_NAME_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9_]*(\.[a-zA-Z][a-zA-Z0-9_]*)?")
 WORKFLOW_EVENT_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9_]*(\.[a-zA-Z][a-zA-Z0-9_]*)*")
-IDENTIFIER_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 TYPE_NAME_RE = re.compile(r"[A-Z][a-zA-Z0-9]*")
 VERSION_RE = re.compile(r"v?\d+(\.\d+)*")
-PATH_PARAM_RE = re.compile(r":([a-zA-Z_][a-zA-Z0-9_]*)")
+PATH_PARAM_RE = re.compile(rf":({NAME_RE.pattern})")
 HTTP_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
 
 # Inferred value types of reference §7.2.
@@ -771,7 +771,7 @@ def _endpoint_rules(
         # A step built without ``arg_is_name`` reads every argument as a name.
         is_names = itertools.chain(step.arg_is_name, itertools.repeat(True))
         for arg, is_name in zip(step.args, is_names, strict=False):
-            if is_name and not IDENTIFIER_RE.fullmatch(arg) and arg not in ("request", "response"):
+            if is_name and not NAME_RE.fullmatch(arg) and arg not in ("request", "response"):
                 report.add(
                     SEMANTIC,
                     f"invalid argument {go_quote(arg)} in logic step {go_quote(step.action)}",
@@ -892,7 +892,7 @@ def _job_rules(job: ast.JobDecl, report: _Report, known_tasks: set[str]) -> None
         report.add(SEMANTIC, f"job {go_quote(job.name)} must specify a task", job)
     elif known_tasks and job.task not in known_tasks:
         report.add(SEMANTIC, f"unknown task type: {go_quote(job.task)}", job)
-    if job.queue and not IDENTIFIER_RE.fullmatch(job.queue):
+    if job.queue and not NAME_RE.fullmatch(job.queue):
         report.add(
             SEMANTIC, f"invalid queue name: {go_quote(job.queue)} must be a valid identifier", job
         )
