@@ -9,7 +9,7 @@ its first character in the original text.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 
 @dataclass(kw_only=True)
@@ -19,8 +19,11 @@ class Node:
     column: int = field(default=0, compare=False)
 
 
-def internal(default: object = 1):
-    """A bookkeeping field: not compared, not serialised."""
+_T = TypeVar("_T")
+
+
+def internal(default: _T) -> _T:
+    """A bookkeeping field with ``default``: not compared, not serialised."""
     return field(default=default, compare=False, repr=False, metadata={"internal": True})
 
 
@@ -56,13 +59,13 @@ class FunctionCall(Node):
     name: str
     args: list[Expression]
     # Nesting depth of the expression tree, so walkers can rely on a bounded recursion.
-    nesting: int = internal()
+    nesting: int = internal(1)
 
 
 @dataclass
 class ArrayLiteral(Node):
     elements: list[Expression]
-    nesting: int = internal()
+    nesting: int = internal(1)
 
 
 @dataclass
@@ -70,14 +73,14 @@ class BinaryExpr(Node):
     left: Expression
     operator: str
     right: Expression
-    nesting: int = internal()
+    nesting: int = internal(1)
 
 
 @dataclass
 class UnaryExpr(Node):
     operator: str
     operand: Expression
-    nesting: int = internal()
+    nesting: int = internal(1)
 
 
 Expression = (
@@ -98,7 +101,7 @@ Expression = (
 class Block(Node):
     statements: list[Statement]
     # Blocks nested in this one and itself: bounded, so tree walkers can recurse.
-    depth: int = internal()
+    depth: int = internal(1)
 
 
 @dataclass

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import TypeAlias, TypeVar
 
 from codeai.dsl import ast
 from codeai.dsl.errors import DSLRuntimeError
@@ -315,7 +315,10 @@ class _Interpreter:
         return float(len(argument))
 
 
-def _compare(operator: str, left, right) -> bool:
+_Ordered = TypeVar("_Ordered", str, float)
+
+
+def _compare(operator: str, left: _Ordered, right: _Ordered) -> bool:
     if operator == "<":
         return left < right
     if operator == "<=":

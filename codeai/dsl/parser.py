@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
-from typing import TypedDict, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 from lark import Lark, Transformer, v_args
 
@@ -124,7 +124,7 @@ def _clause(clauses: Iterable[object], kind: type[_N]) -> _N | None:
     return next((clause for clause in clauses if isinstance(clause, kind)), None)
 
 
-def _property_map(properties) -> dict[str, ast.Expression]:
+def _property_map(properties: Iterable[tuple[str, ast.Expression]]) -> dict[str, ast.Expression]:
     # Later duplicate keys win, as in Go (reference §3.1).
     return {key: value for key, value in properties}
 
@@ -135,68 +135,88 @@ class _TreeBuilder(Transformer):
 
     # -------------------------------------------------------------------------- scripting
 
-    def start(self, *statements):
+    def start(self, *statements: ast.Statement) -> list[ast.Statement]:
         return list(statements)
 
-    def name(self, token):
+    def name(self, token: DSLToken) -> DSLToken:
         return token
 
-    def block(self, lbrace, *statements):
+    def block(self, lbrace: DSLToken, *statements: ast.Statement) -> ast.Block:
         return _block(list(statements), lbrace.line, lbrace.column)
 
-    def var_decl(self, keyword, name, value):
+    def var_decl(self, keyword: DSLToken, name: DSLToken, value: ast.Expression) -> ast.VarDecl:
         return ast.VarDecl(str(name), value, **_at(keyword))
 
-    def assignment(self, name, value):
+    def assignment(self, name: DSLToken, value: ast.Expression) -> ast.Assignment:
         return ast.Assignment(str(name), value, **_at(name))
 
-    def if_stmt(self, keyword, condition, then, *rest):
+    def if_stmt(
+        self,
+        keyword: DSLToken,
+        condition: ast.Expression,
+        then: ast.Block,
+        _else: DSLToken | None = None,
+        alternative: ast.Block | ast.IfStmt | None = None,
+    ) -> ast.IfStmt:
         else_block = None
-        if rest:
-            alternative = rest[1]
-            if isinstance(alternative, ast.IfStmt):  # "else if" is an else block holding an if
-                else_block = _block([alternative], alternative.line, alternative.column)
-            elif alternative.statements:  # an empty else block is no else (Go)
-                else_block = alternative
+        if isinstance(alternative, ast.IfStmt):  # "else if" is an else block holding an if
+            else_block = _block([alternative], alternative.line, alternative.column)
+        elif alternative is not None and alternative.statements:  # an empty else is no else (Go)
+            else_block = alternative
         return ast.IfStmt(condition, then, else_block, **_at(keyword))
 
-    def for_loop(self, keyword, variable, _in, iterable, body):
+    def for_loop(
+        self,
+        keyword: DSLToken,
+        variable: DSLToken,
+        _in: DSLToken,
+        iterable: ast.Expression,
+        body: ast.Block,
+    ) -> ast.ForLoop:
         return ast.ForLoop(str(variable), iterable, body, **_at(keyword))
 
-    def function_decl(self, keyword, name, *rest):
-        *params, body = rest
-        parameters = [ast.Parameter(str(param), **_at(param)) for param in params]
+    def function_decl(
+        self, keyword: DSLToken, name: DSLToken, *rest: DSLToken | ast.Block
+    ) -> ast.FunctionDecl:
+        *params, body = rest  # the parameters' names, then the body
+        assert isinstance(body, ast.Block)
+        parameters = [
+            ast.Parameter(str(param), **_at(param))
+            for param in params
+            if isinstance(param, DSLToken)
+        ]
         return ast.FunctionDecl(str(name), parameters, body, **_at(keyword))
 
-    def exec_block(self, token):
+    def exec_block(self, token: DSLToken) -> ast.ExecBlock:
         command = token[token.index("{") + 1 : -1].strip()
         return ast.ExecBlock(command, **_at(token))
 
     # ------------------------------------------------------------------------ expressions
 
-    def string(self, token):
+    def string(self, token: DSLToken) -> ast.StringLiteral:
         return ast.StringLiteral(_decode_string(token), **_at(token))
 
-    def number(self, token):
+    def number(self, token: DSLToken) -> ast.NumberLiteral:
         return ast.NumberLiteral(float(token), **_at(token))
 
-    def true(self, token):
+    def true(self, token: DSLToken) -> ast.BoolLiteral:
         return ast.BoolLiteral(True, **_at(token))
 
-    def false(self, token):
+    def false(self, token: DSLToken) -> ast.BoolLiteral:
         return ast.BoolLiteral(False, **_at(token))
 
-    def identifier(self, token):
+    def identifier(self, token: DSLToken) -> ast.Identifier:
         return ast.Identifier(str(token), **_at(token))
 
-    def array(self, lsqb, *elements):
+    def array(self, lsqb: DSLToken, *elements: ast.Expression) -> ast.ArrayLiteral:
         return ast.ArrayLiteral(list(elements), nesting=_nesting(*elements), **_at(lsqb))
 
-    def call(self, name, *args):
+    def call(self, name: DSLToken, *args: ast.Expression) -> ast.FunctionCall:
         return ast.FunctionCall(str(name), list(args), nesting=_nesting(*args), **_at(name))
 
-    def expr(self, *chain):
-        """``a op b op c …`` (at least one operator) as a tree by precedence, left to right."""
+    def expr(self, *chain: Any) -> ast.Expression:
+        """``a op b op c …`` (at least one operator) as a tree by precedence, left to right.
+        ``chain``: operands (``ast.Expression``) and operator tokens by turns."""
         operands: list[ast.Expression] = [chain[0]]
         operators: list[DSLToken] = []
         for index in range(1, len(chain), 2):
@@ -211,20 +231,24 @@ class _TreeBuilder(Transformer):
             operands.append(self.binary(operands.pop(), operators.pop(), right))
         return operands[0]
 
-    def binary(self, left, operator, right):
+    def binary(
+        self, left: ast.Expression, operator: DSLToken, right: ast.Expression
+    ) -> ast.BinaryExpr:
         return ast.BinaryExpr(
             left, str(operator), right, nesting=_nesting(left, right), **_node_at(left)
         )
 
-    def unary(self, operator, operand):
+    def unary(self, operator: DSLToken, operand: ast.Expression) -> ast.UnaryExpr:
         return ast.UnaryExpr(str(operator), operand, nesting=_nesting(operand), **_at(operator))
 
     # ----------------------------------------------------------------------------- config
 
-    def property(self, key, value):
+    def property(self, key: DSLToken, value: ast.Expression) -> tuple[str, ast.Expression]:
         return (str(key), value)
 
-    def config_decl(self, keyword, *properties):
+    def config_decl(
+        self, keyword: DSLToken, *properties: tuple[str, ast.Expression]
+    ) -> ast.ConfigDecl:
         props = _property_map(properties)
 
         def string_property(key: str) -> str | None:
@@ -242,50 +266,73 @@ class _TreeBuilder(Transformer):
 
     # --------------------------------------------------------------------------- database
 
-    def database_block(self, keyword, db_type, *declarations):
+    def database_block(
+        self,
+        keyword: DSLToken,
+        db_type: DSLToken,
+        *declarations: ast.ModelDecl | ast.CollectionDecl,
+    ) -> ast.DatabaseBlock:
         return ast.DatabaseBlock(str(db_type), list(declarations), **_at(keyword))
 
-    def description(self, keyword, text):
+    def description(self, keyword: DSLToken, text: DSLToken) -> ast.StringLiteral:
         return ast.StringLiteral(_decode_string(text), **_at(keyword))
 
-    def model_decl(self, keyword, name, *items):
-        description, fields, indexes = _split_members(items, ast.FieldDecl)
-        return ast.ModelDecl(str(name), description, fields, indexes, **_at(keyword))
+    def model_decl(
+        self,
+        keyword: DSLToken,
+        name: DSLToken,
+        *items: ast.StringLiteral | ast.FieldDecl | ast.IndexDecl,
+    ) -> ast.ModelDecl:
+        fields = [item for item in items if isinstance(item, ast.FieldDecl)]
+        indexes = [item for item in items if isinstance(item, ast.IndexDecl)]
+        return ast.ModelDecl(str(name), _description(items), fields, indexes, **_at(keyword))
 
-    def field_decl(self, name, field_type, *modifiers):
+    def field_decl(
+        self, name: DSLToken, field_type: ast.TypeRef, *modifiers: ast.Modifier
+    ) -> ast.FieldDecl:
         return ast.FieldDecl(str(name), field_type, list(modifiers), **_at(name))
 
-    def type_ref(self, name, *params):
+    def type_ref(self, name: DSLToken, *params: ast.TypeRef) -> ast.TypeRef:
         return ast.TypeRef(str(name), list(params), **_at(name))
 
-    def modifier(self, name, value=None):
+    def modifier(self, name: DSLToken, value: ast.Expression | None = None) -> ast.Modifier:
         return ast.Modifier(str(name), value, **_at(name))
 
-    def index_decl(self, keyword, *rest):
+    def index_decl(self, keyword: DSLToken, *rest: DSLToken) -> ast.IndexDecl:
         fields = [str(t) for t in rest if t.type == "NAME"]
         unique = any(t.type == "UNIQUE" for t in rest)
         return ast.IndexDecl(fields, unique, **_at(keyword))
 
-    def collection_decl(self, keyword, name, *items):
-        description, fields, index_blocks = _split_members(items, ast.MongoFieldDecl)
+    def collection_decl(
+        self,
+        keyword: DSLToken,
+        name: DSLToken,
+        *items: ast.StringLiteral | ast.MongoFieldDecl | list[ast.MongoIndexDecl],
+    ) -> ast.CollectionDecl:
+        fields = [item for item in items if isinstance(item, ast.MongoFieldDecl)]
+        index_blocks = [item for item in items if isinstance(item, list)]
         # Go keeps Indexes null without an "indexes { }" block; a second block adds to it.
         indexes = [index for block in index_blocks for index in block] if index_blocks else None
-        return ast.CollectionDecl(str(name), description, fields, indexes, **_at(keyword))
+        return ast.CollectionDecl(str(name), _description(items), fields, indexes, **_at(keyword))
 
-    def mongo_field(self, name, field_type, *modifiers):
+    def mongo_field(
+        self, name: DSLToken, field_type: ast.MongoTypeRef, *modifiers: ast.Modifier
+    ) -> ast.MongoFieldDecl:
         return ast.MongoFieldDecl(str(name), field_type, list(modifiers), **_at(name))
 
-    def embedded_type(self, keyword, *fields):
+    def embedded_type(self, keyword: DSLToken, *fields: ast.MongoFieldDecl) -> ast.MongoTypeRef:
         doc = ast.EmbeddedDoc(list(fields), **_at(keyword))
         return ast.MongoTypeRef("", None, doc, **_at(keyword))
 
-    def mongo_type(self, name, *params):
+    def mongo_type(self, name: DSLToken, *params: DSLToken) -> ast.MongoTypeRef:
         return ast.MongoTypeRef(str(name), [str(p) for p in params] or None, None, **_at(name))
 
-    def indexes_block(self, keyword, *indexes):
+    def indexes_block(
+        self, keyword: DSLToken, *indexes: ast.MongoIndexDecl
+    ) -> list[ast.MongoIndexDecl]:
         return list(indexes)
 
-    def mongo_index(self, keyword, *rest):
+    def mongo_index(self, keyword: DSLToken, *rest: DSLToken) -> ast.MongoIndexDecl:
         fields = [str(t) for t in rest if t.type == "NAME"]
         unique = any(t.type == "UNIQUE" for t in rest)
         kind = next((str(t) for t in rest if t.type in ("TEXT", "GEOSPATIAL")), "")
@@ -293,7 +340,14 @@ class _TreeBuilder(Transformer):
 
     # --------------------------------------------------------------- auth, role, middleware
 
-    def auth_decl(self, keyword, name, _method, method, *clauses):
+    def auth_decl(
+        self,
+        keyword: DSLToken,
+        name: DSLToken,
+        _method: DSLToken,
+        method: DSLToken,
+        *clauses: DSLToken,
+    ) -> ast.AuthDecl:
         options = _string_values(clauses)
         jwks = None
         # Go builds JWKS only for jwt with a jwks_url; otherwise issuer/audience are dropped.
@@ -306,10 +360,19 @@ class _TreeBuilder(Transformer):
             )
         return ast.AuthDecl(str(name), str(method), jwks, **_at(keyword))
 
-    def role_decl(self, keyword, name, _permissions, *permissions):
+    def role_decl(
+        self, keyword: DSLToken, name: DSLToken, _permissions: DSLToken, *permissions: DSLToken
+    ) -> ast.RoleDecl:
         return ast.RoleDecl(str(name), [_decode_string(p) for p in permissions], **_at(keyword))
 
-    def middleware_decl(self, keyword, name, _type, middleware_type, *config):
+    def middleware_decl(
+        self,
+        keyword: DSLToken,
+        name: DSLToken,
+        _type: DSLToken,
+        middleware_type: DSLToken,
+        *config: DSLToken | tuple[str, ast.Expression],
+    ) -> ast.MiddlewareDecl:
         properties = [child for child in config if isinstance(child, tuple)]
         return ast.MiddlewareDecl(
             str(name), str(middleware_type), _property_map(properties), **_at(keyword)
@@ -317,7 +380,7 @@ class _TreeBuilder(Transformer):
 
     # ---------------------------------------------------------- events, integrations, hooks
 
-    def event_decl(self, keyword, *rest):
+    def event_decl(self, keyword: DSLToken, *rest: DSLToken | ast.EventField) -> ast.EventDecl:
         name = ".".join(str(t) for t in rest if isinstance(t, DSLToken) and t.type == "NAME")
         fields = [child for child in rest if isinstance(child, ast.EventField)]
         schema_keyword = next(
@@ -326,10 +389,18 @@ class _TreeBuilder(Transformer):
         schema = ast.EventSchema(fields, **_at(schema_keyword)) if schema_keyword else None
         return ast.EventDecl(name, schema, **_at(keyword))
 
-    def event_field(self, name, field_type):
+    def event_field(self, name: DSLToken, field_type: DSLToken) -> ast.EventField:
         return ast.EventField(str(name), str(field_type), **_at(name))
 
-    def event_handler(self, keyword, event, _do, action, target, is_async=None):
+    def event_handler(
+        self,
+        keyword: DSLToken,
+        event: DSLToken,
+        _do: DSLToken,
+        action: DSLToken,
+        target: DSLToken,
+        is_async: DSLToken | None = None,
+    ) -> ast.EventHandlerDecl:
         return ast.EventHandlerDecl(
             _decode_string(event),
             str(action),
@@ -338,24 +409,40 @@ class _TreeBuilder(Transformer):
             **_at(keyword),
         )
 
-    def integration_decl(self, keyword, name, _type, kind, *clauses):
+    def integration_decl(
+        self,
+        keyword: DSLToken,
+        name: DSLToken,
+        _type: DSLToken,
+        kind: DSLToken,
+        *clauses: DSLToken | ast.IntegrationAuth | ast.CircuitBreakerConfig,
+    ) -> ast.IntegrationDecl:
         options = _string_values(clauses)
-        auth = next((c for c in clauses if isinstance(c, ast.IntegrationAuth)), None)
-        breaker = next((c for c in clauses if isinstance(c, ast.CircuitBreakerConfig)), None)
         return ast.IntegrationDecl(
             str(name),
             str(kind),
             options["BASE_URL"],
-            auth,
+            _clause(clauses, ast.IntegrationAuth),
             options.get("TIMEOUT", ""),
-            breaker,
+            _clause(clauses, ast.CircuitBreakerConfig),
             **_at(keyword),
         )
 
-    def integration_auth(self, keyword, auth_type, *properties):
+    def integration_auth(
+        self, keyword: DSLToken, auth_type: DSLToken, *properties: tuple[str, ast.Expression]
+    ) -> ast.IntegrationAuth:
         return ast.IntegrationAuth(str(auth_type), _property_map(properties), **_at(keyword))
 
-    def circuit_breaker(self, keyword, _threshold, threshold, _timeout, timeout, _max, maximum):
+    def circuit_breaker(
+        self,
+        keyword: DSLToken,
+        _threshold: DSLToken,
+        threshold: DSLToken,
+        _timeout: DSLToken,
+        timeout: DSLToken,
+        _max: DSLToken,
+        maximum: DSLToken,
+    ) -> ast.CircuitBreakerConfig:
         return ast.CircuitBreakerConfig(
             _whole_number(threshold),
             _decode_string(timeout),
@@ -363,9 +450,20 @@ class _TreeBuilder(Transformer):
             **_at(keyword),
         )
 
-    def webhook_decl(self, keyword, name, _event, event, _url, url, _method, method, *extras):
+    def webhook_decl(
+        self,
+        keyword: DSLToken,
+        name: DSLToken,
+        _event: DSLToken,
+        event: DSLToken,
+        _url: DSLToken,
+        url: DSLToken,
+        _method: DSLToken,
+        method: DSLToken,
+        *extras: list[ast.WebhookHeader] | ast.WebhookRetry,
+    ) -> ast.WebhookDecl:
         headers = next((c for c in extras if isinstance(c, list)), None)
-        retry = next((c for c in extras if isinstance(c, ast.WebhookRetry)), None)
+        retry = _clause(extras, ast.WebhookRetry)
         return ast.WebhookDecl(
             str(name),
             _decode_string(event),
@@ -376,24 +474,34 @@ class _TreeBuilder(Transformer):
             **_at(keyword),
         )
 
-    def webhook_headers(self, keyword, *headers):
+    def webhook_headers(
+        self, keyword: DSLToken, *headers: ast.WebhookHeader
+    ) -> list[ast.WebhookHeader]:
         return list(headers)
 
-    def webhook_header(self, key, value):
+    def webhook_header(self, key: DSLToken, value: DSLToken) -> ast.WebhookHeader:
         return ast.WebhookHeader(_decode_string(key), _decode_string(value), **_at(key))
 
-    def webhook_retry(self, keyword, count, _interval, interval, _backoff, backoff):
+    def webhook_retry(
+        self,
+        keyword: DSLToken,
+        count: DSLToken,
+        _interval: DSLToken,
+        interval: DSLToken,
+        _backoff: DSLToken,
+        backoff: DSLToken,
+    ) -> ast.WebhookRetry:
         return ast.WebhookRetry(
             _whole_number(count), _decode_string(interval), float(backoff), **_at(keyword)
         )
 
     # -------------------------------------------------------------------------- endpoints
 
-    def endpoint_decl(self, *children):
+    def endpoint_decl(self, *children: DSLToken | ast.Node) -> ast.EndpointDecl:
+        """``children``: the annotations, the keyword, method and path tokens, the clauses."""
         annotations = [child for child in children if isinstance(child, ast.Annotation)]
-        keyword_index = len(annotations)
-        keyword, method, path = children[keyword_index : keyword_index + 3]
-        clauses = children[keyword_index + 3 :]
+        keyword, method, path = [child for child in children if isinstance(child, DSLToken)]
+        clauses = [c for c in children[len(annotations) + 3 :] if isinstance(c, ast.Node)]
         seen: set[type] = set()  # the clauses other than middleware come once each
         for clause in clauses:
             if isinstance(clause, ast.MiddlewareRef):
@@ -423,30 +531,36 @@ class _TreeBuilder(Transformer):
             **(_node_at(first) if first else _at(keyword)),
         )
 
-    def annotation(self, at, name, value=None):
+    def annotation(
+        self, at: DSLToken, name: DSLToken, value: DSLToken | None = None
+    ) -> ast.Annotation:
         return ast.Annotation(str(name), _decode_string(value) if value else "", **_at(at))
 
-    def endpoint_middleware(self, keyword, name):
+    def endpoint_middleware(self, keyword: DSLToken, name: DSLToken) -> ast.MiddlewareRef:
         return ast.MiddlewareRef(str(name), **_at(keyword))
 
-    def require_role(self, keyword, role):
+    def require_role(self, keyword: DSLToken, role: DSLToken) -> ast.StringLiteral:
         return ast.StringLiteral(_decode_string(role), **_at(keyword))
 
-    def request(self, keyword, type_name, _from, source):
+    def request(
+        self, keyword: DSLToken, type_name: DSLToken, _from: DSLToken, source: DSLToken
+    ) -> ast.RequestType:
         return ast.RequestType(str(type_name), str(source), **_at(keyword))
 
-    def response(self, keyword, type_name, _status, status):
+    def response(
+        self, keyword: DSLToken, type_name: DSLToken, _status: DSLToken, status: DSLToken
+    ) -> ast.ResponseType:
         # Go converts with strconv.Atoi and ignores the error: "200.5" becomes 0.
         code = int(status) if status.isdigit() else 0
         return ast.ResponseType(str(type_name), code, **_at(keyword))
 
-    def logic_block(self, keyword, *steps):
+    def logic_block(self, keyword: DSLToken, *steps: ast.LogicStep) -> ast.LogicBlock:
         return ast.LogicBlock(list(steps), **_at(keyword))
 
-    def step_target(self, name):
+    def step_target(self, name: DSLToken) -> DSLToken:
         return DSLToken.new_borrow_pos("TARGET", str(name), name)
 
-    def logic_step(self, *children):
+    def logic_step(self, *children: DSLToken | ast.LogicOption) -> ast.LogicStep:
         tokens = [c for c in children if isinstance(c, DSLToken)]
         target = tokens.pop(0) if tokens[0].type == "TARGET" else None
         where = next((i for i, t in enumerate(tokens) if t.type == "WHERE"), None)
@@ -462,28 +576,36 @@ class _TreeBuilder(Transformer):
             **_at(target or action),
         )
 
-    def logic_option(self, keyword, key, value):
+    def logic_option(self, keyword: DSLToken, key: DSLToken, value: DSLToken) -> ast.LogicOption:
         text = _decode_string(value) if value.type == "STRING" else str(value)
         return ast.LogicOption(str(key), ast.StringLiteral(text, **_at(value)), **_at(keyword))
 
     # ------------------------------------------------------------------ workflows and jobs
 
-    def workflow_decl(self, keyword, name, trigger, *rest):
+    def workflow_decl(
+        self,
+        keyword: DSLToken,
+        name: DSLToken,
+        trigger: ast.Trigger,
+        *rest: DSLToken | ast.WorkflowStep | ast.RetryPolicy,
+    ) -> ast.WorkflowDecl:
         options = _string_values(rest)
         steps = [c for c in rest if isinstance(c, ast.WorkflowStep)]
-        retry = next((c for c in rest if isinstance(c, ast.RetryPolicy)), None)
+        retry = _clause(rest, ast.RetryPolicy)
         return ast.WorkflowDecl(
             str(name), trigger, steps or None, retry, options.get("TIMEOUT", ""), **_at(keyword)
         )
 
-    def trigger(self, keyword, kind, value=None):
+    def trigger(
+        self, keyword: DSLToken, kind: DSLToken, value: DSLToken | None = None
+    ) -> ast.Trigger:
         text = _decode_string(value) if value is not None else ""
         return ast.Trigger(str(kind), text, **_at(keyword))
 
-    def parallel_step(self, keyword, *steps):
+    def parallel_step(self, keyword: DSLToken, *steps: ast.WorkflowStep) -> ast.WorkflowStep:
         return ast.WorkflowStep("", "", None, "", True, list(steps), **_at(keyword))
 
-    def workflow_step(self, name, *rest):
+    def workflow_step(self, name: DSLToken, *rest: DSLToken | ast.InputMapping) -> ast.WorkflowStep:
         options = _string_values(rest)
         inputs = [c for c in rest if isinstance(c, ast.InputMapping)]
         has_input = any(isinstance(c, DSLToken) and c.type == "INPUT" for c in rest)
@@ -497,10 +619,10 @@ class _TreeBuilder(Transformer):
             **_at(name),
         )
 
-    def input_mapping(self, key, value):
+    def input_mapping(self, key: DSLToken, value: DSLToken) -> ast.InputMapping:
         return ast.InputMapping(str(key), _decode_string(value), **_at(key))
 
-    def retry_policy(self, keyword, *clauses):
+    def retry_policy(self, keyword: DSLToken, *clauses: DSLToken) -> ast.RetryPolicy:
         values = _keyword_tokens(clauses)
         attempts = values.get("MAX_ATTEMPTS")
         interval = values.get("INITIAL_INTERVAL")
@@ -512,9 +634,11 @@ class _TreeBuilder(Transformer):
             **_at(keyword),
         )
 
-    def job_decl(self, keyword, name, *rest):
+    def job_decl(
+        self, keyword: DSLToken, name: DSLToken, *rest: DSLToken | ast.RetryPolicy
+    ) -> ast.JobDecl:
         options = _string_values(rest)
-        retry = next((c for c in rest if isinstance(c, ast.RetryPolicy)), None)
+        retry = _clause(rest, ast.RetryPolicy)
         return ast.JobDecl(
             str(name),
             options.get("SCHEDULE", ""),
@@ -543,17 +667,13 @@ _CLAUSE_WORDS = {
 }
 
 
-def _split_members(items, field_type):
+def _description(members: Iterable[object]) -> str:
+    """A model's or collection's description: its last ``description:`` member, or ""."""
     description = ""
-    fields, others = [], []
-    for item in items:
-        if isinstance(item, ast.StringLiteral):
-            description = item.value
-        elif isinstance(item, field_type):
-            fields.append(item)
-        else:
-            others.append(item)
-    return description, fields, others
+    for member in members:
+        if isinstance(member, ast.StringLiteral):
+            description = member.value
+    return description
 
 
 @cache
