@@ -632,6 +632,40 @@ OPTIONS: tuple[Option, ...] = (
         "on or off",
         ("executions", "network"),
     ),
+    # Webhooks: outbound deliveries of execution events (the webhooks app).
+    Option(
+        "CODEAI_WEBHOOK_TIMEOUT",
+        "webhooks",
+        parse_duration,
+        "5s",
+        _DURATION_WORDS,
+        ("webhooks", "timeout"),
+    ),
+    Option(
+        "CODEAI_WEBHOOK_MAX_ATTEMPTS",
+        "webhooks",
+        _int_in(1, 10),
+        "3",
+        "an integer from 1 to 10",
+        ("webhooks", "max_attempts"),
+    ),
+    Option(
+        "CODEAI_WEBHOOK_RETRY_BACKOFF",
+        "webhooks",
+        parse_duration,
+        "1s",
+        _DURATION_WORDS,
+        ("webhooks", "retry_backoff"),
+    ),
+    # off: targets that resolve to private, loopback or other non-public addresses are refused.
+    Option(
+        "CODEAI_WEBHOOK_ALLOW_PRIVATE",
+        "webhooks",
+        _parse_bool,
+        "on",
+        "on or off",
+        ("webhooks", "allow_private"),
+    ),
 )
 
 OPTIONS_BY_ENV = {option.env: option for option in OPTIONS}
