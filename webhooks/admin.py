@@ -8,6 +8,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -42,6 +43,19 @@ class WebhookForm(forms.ModelForm):
         if self.instance.pk:
             headers = self.instance.headers or {}
             self.initial["headers"] = {name: services.MASKED for name in headers}
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        try:
+            services.webhook_check(
+                url=data.get("url") or "",
+                events=data.get("events") or [],
+                headers=data.get("headers") or {},
+            )
+        except ValidationError as error:
+            for field, messages_ in error.message_dict.items():
+                self.add_error(field if field in self.fields else None, messages_)
+        return data
 
 
 @admin.register(Webhook)

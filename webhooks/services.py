@@ -86,7 +86,9 @@ def _check_events(events: Any) -> None:
         )
 
 
-def _check_headers(headers: dict[str, Any]) -> None:
+def _check_headers(headers: Any) -> None:
+    if not isinstance(headers, dict):
+        raise ValidationError({"headers": ["must be an object of header names and values"]})
     errors = []
     if len(headers) > MAX_HEADERS:
         errors.append(f"at most {MAX_HEADERS} headers")
@@ -103,10 +105,20 @@ def _check_headers(headers: dict[str, Any]) -> None:
         raise ValidationError({"headers": errors})
 
 
+def webhook_check(*, url: str, events: list[str], headers: dict[str, Any]) -> None:
+    """ValidationError naming each field that is wrong and why (the API's and the admin's)."""
+    errors: dict[str, list[str]] = {}
+    for check, value in ((_check_url, url), (_check_events, events), (_check_headers, headers)):
+        try:
+            check(value)
+        except ValidationError as error:
+            errors.update(error.message_dict)
+    if errors:
+        raise ValidationError(errors)
+
+
 def _save(webhook: Webhook, fields: frozenset[str] | None = None) -> Webhook:
-    _check_url(webhook.url)
-    _check_events(webhook.events)
-    _check_headers(webhook.headers)
+    webhook_check(url=webhook.url, events=webhook.events, headers=webhook.headers)
     webhook.events = list(dict.fromkeys(webhook.events))
     webhook.full_clean()
     update_fields = None if fields is None else [*sorted(fields), "updated_at"]
