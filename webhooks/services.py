@@ -14,6 +14,7 @@ import json
 import logging
 import re
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -108,7 +109,12 @@ def _check_headers(headers: Any) -> None:
 def webhook_check(*, url: str, events: list[str], headers: dict[str, Any]) -> None:
     """ValidationError naming each field that is wrong and why (the API's and the admin's)."""
     errors: dict[str, list[str]] = {}
-    for check, value in ((_check_url, url), (_check_events, events), (_check_headers, headers)):
+    checks: list[tuple[Callable[[Any], None], Any]] = [
+        (_check_url, url),
+        (_check_events, events),
+        (_check_headers, headers),
+    ]
+    for check, value in checks:
         try:
             check(value)
         except ValidationError as error:
