@@ -23,7 +23,29 @@ class StrictBooleanField(serializers.BooleanField):
         return data
 
 
-class MaskedHeadersField(serializers.DictField):
+def _flat(detail: Any) -> list[str]:
+    """A child field's errors (``{"0": [...]}``, ``{"X-A": [...]}``) as one list of messages,
+    the shape every field's errors have in the error envelope."""
+    if isinstance(detail, dict):
+        return [f"{key}: {message}" for key, value in detail.items() for message in _flat(value)]
+    if isinstance(detail, list):
+        return [message for item in detail for message in _flat(item)]
+    return [str(detail)]
+
+
+class FlatErrorsMixin:
+    def to_internal_value(self, data: Any) -> Any:
+        try:
+            return super().to_internal_value(data)  # type: ignore[misc]
+        except serializers.ValidationError as error:
+            raise serializers.ValidationError(_flat(error.detail)) from None
+
+
+class EventsField(FlatErrorsMixin, serializers.ListField):
+    pass
+
+
+class MaskedHeadersField(FlatErrorsMixin, serializers.DictField):
     """Header name → value; values are write-only: read back as ``****``."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -35,7 +57,7 @@ class MaskedHeadersField(serializers.DictField):
 
 class WebhookSerializer(ResourceSerializer):
     url = StrictCharField(max_length=2048, help_text="http:// or https:// URL the events go to.")
-    events = serializers.ListField(
+    events = EventsField(
         child=serializers.ChoiceField(choices=WebhookEvent.subscribable()),
         required=False,
         default=list,
