@@ -15,6 +15,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -324,13 +325,46 @@ def _outcome(error: BaseException) -> tuple[dict[str, Any], bool]:
 
 
 def delivery_claim(*, delivery_id: Any) -> bool:
-    """Mark a delivery as being sent; False when it was already (a second task delivery)."""
+    """Mark a delivery as being sent; False when it was already (a second task delivery) or
+    the sweep gave up on it."""
     with transaction.atomic():
         return bool(
-            WebhookDelivery.objects.filter(pk=delivery_id, started_at__isnull=True).update(
-                started_at=timezone.now()
-            )
+            WebhookDelivery.objects.filter(
+                pk=delivery_id, started_at__isnull=True, completed_at__isnull=True
+            ).update(started_at=timezone.now())
         )
+
+
+def longest_send_seconds() -> float:
+    """The longest one delivery can take: every attempt's connect and read timeouts plus
+    the backoffs between them."""
+    attempts = settings.WEBHOOK_MAX_ATTEMPTS
+    backoffs = sum(
+        min(settings.WEBHOOK_RETRY_BACKOFF * 2**index, MAX_BACKOFF_SECONDS)
+        for index in range(attempts - 1)
+    )
+    return attempts * 2 * settings.WEBHOOK_TIMEOUT + backoffs
+
+
+def delivery_sweep() -> int:
+    """Fail deliveries no worker finished (it stopped while sending, or the task was lost)
+    so that they can be sent again with retry; returns how many. Sending ones count as lost
+    after ``longest_send_seconds`` (+60 s), unclaimed ones after that plus
+    ``CODEAI_EXEC_QUEUE_GRACE`` (a busy queue is not a lost task)."""
+    now = timezone.now()
+    sending_limit = now - timedelta(seconds=longest_send_seconds() + 60)
+    queued_limit = sending_limit - timedelta(seconds=settings.EXEC_QUEUE_GRACE)
+    stale = WebhookDelivery.objects.filter(completed_at__isnull=True).filter(
+        Q(started_at__lt=sending_limit) | Q(started_at__isnull=True, created_at__lt=queued_limit)
+    )
+    with transaction.atomic():
+        swept = stale.update(
+            completed_at=now,
+            last_error="lost: no worker finished sending it (send it again with retry)",
+        )
+    if swept:
+        logger.warning("%d webhook deliveries were lost; marked failed", swept)
+    return swept
 
 
 def delivery_send(*, delivery_id: Any) -> WebhookDelivery | None:

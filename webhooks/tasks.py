@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.conf import settings
 
+from duties import runner as duties
 from webhooks import services
 
 logger = logging.getLogger(__name__)
@@ -21,3 +23,9 @@ def deliver(delivery_id: str) -> None:
         logger.info("webhook delivery %s already sent or gone; task ignored", delivery_id)
         return
     services.delivery_send(delivery_id=delivery_id)
+
+
+# Run by one worker per interval, whichever (duties.runner); beat is not needed.
+duties.register(
+    duties.Duty("webhooks.sweep", settings.EXEC_SWEEP_INTERVAL, services.delivery_sweep)
+)

@@ -8,9 +8,11 @@ import hashlib
 import hmac
 import json
 import logging
+from datetime import timedelta
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 from prometheus_client import REGISTRY
 
 from codeai.kernel.exceptions import Conflict
@@ -291,3 +293,40 @@ def test_retry_of_a_delivery_in_progress_is_a_conflict():
 
     with pytest.raises(Conflict, match="still being sent"):
         services.delivery_retry(delivery=delivery)
+
+
+def test_the_sweep_fails_deliveries_no_worker_finished(settings):
+    settings.WEBHOOK_MAX_ATTEMPTS = 2
+    settings.WEBHOOK_TIMEOUT = 1.0
+    settings.WEBHOOK_RETRY_BACKOFF = 1.0
+    settings.EXEC_QUEUE_GRACE = 120.0
+    assert services.longest_send_seconds() == 2 * 2 * 1.0 + 1.0
+    webhook = services.webhook_create(url="http://127.0.0.1:9/")
+    now = timezone.now()
+    sending_lost = services.webhook_test(webhook=webhook)
+    sending_recent = services.webhook_test(webhook=webhook)
+    queued_lost = services.webhook_test(webhook=webhook)
+    queued_waiting = services.webhook_test(webhook=webhook)
+    WebhookDelivery.objects.filter(pk=sending_lost.pk).update(
+        started_at=now - timedelta(seconds=66)
+    )
+    WebhookDelivery.objects.filter(pk=sending_recent.pk).update(
+        started_at=now - timedelta(seconds=60)
+    )
+    WebhookDelivery.objects.filter(pk=queued_lost.pk).update(
+        created_at=now - timedelta(seconds=186)
+    )
+    WebhookDelivery.objects.filter(pk=queued_waiting.pk).update(
+        created_at=now - timedelta(seconds=180)
+    )
+
+    assert services.delivery_sweep() == 2
+
+    lost = WebhookDelivery.objects.filter(completed_at__isnull=False)
+    assert set(lost.values_list("pk", flat=True)) == {sending_lost.pk, queued_lost.pk}
+    assert all("lost: no worker finished sending it" in d.last_error for d in lost)
+    assert not services.delivery_claim(delivery_id=queued_lost.pk)  # a late task sends nothing
+    assert services.delivery_claim(delivery_id=queued_waiting.pk)
+    assert services.delivery_retry(delivery=lost.get(pk=sending_lost.pk)).retry_of_id == (
+        sending_lost.pk
+    )
