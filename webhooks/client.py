@@ -98,33 +98,47 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         )
 
 
-def post(
-    url: str,
-    body: bytes,
-    headers: dict[str, str],
-    *,
-    timeout: float,
-    allow_private: bool,
-    excerpt_chars: int,
-) -> Answer:
-    """POST ``body`` to ``url``; raises OSError (connection, timeout), TargetRefused."""
+@dataclass(frozen=True)
+class Target:
+    """A webhook URL with the one address its deliveries connect to."""
+
+    scheme: str
+    host: str
+    port: int
+    path: str
+    address: str
+
+    @property
+    def host_header(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return host if self.port == DEFAULT_PORTS[self.scheme] else f"{host}:{self.port}"
+
+
+def target(url: str, *, allow_private: bool) -> Target:
+    """Check the URL and resolve its host once (raises TargetRefused, TargetUnreachable)."""
     parts = split_target(url)
     host = parts.hostname or ""
     port = parts.port or DEFAULT_PORTS[parts.scheme]
-    address = resolve(host, port, allow_private=allow_private)
-    connection: http.client.HTTPConnection
-    if parts.scheme == "https":
-        connection = _PinnedHTTPSConnection(address, port, server_hostname=host, timeout=timeout)
-    else:
-        connection = http.client.HTTPConnection(address, port, timeout=timeout)
-    host_header = f"[{host}]" if ":" in host else host
-    if parts.port and parts.port != DEFAULT_PORTS[parts.scheme]:
-        host_header = f"{host_header}:{parts.port}"
     path = parts.path or "/"
     if parts.query:
         path = f"{path}?{parts.query}"
+    address = resolve(host, port, allow_private=allow_private)
+    return Target(parts.scheme, host, port, path, address)
+
+
+def post(
+    to: Target, body: bytes, headers: dict[str, str], *, timeout: float, excerpt_chars: int
+) -> Answer:
+    """POST ``body`` to the target's address; raises OSError (connection, timeout)."""
+    connection: http.client.HTTPConnection
+    if to.scheme == "https":
+        connection = _PinnedHTTPSConnection(
+            to.address, to.port, server_hostname=to.host, timeout=timeout
+        )
+    else:
+        connection = http.client.HTTPConnection(to.address, to.port, timeout=timeout)
     try:
-        connection.request("POST", path, body=body, headers={"Host": host_header, **headers})
+        connection.request("POST", to.path, body=body, headers={"Host": to.host_header, **headers})
         response = connection.getresponse()
         # A bounded read: a huge answer costs no more than its excerpt.
         text = response.read(excerpt_chars * 4).decode("utf-8", errors="replace")

@@ -289,22 +289,34 @@ def _headers(webhook: Webhook, body: bytes) -> dict[str, str]:
     return headers
 
 
-def _attempt(webhook: Webhook, service: str, body: bytes) -> client.Answer:
-    """One POST, counted and timed as the ``service`` integration; raises on any non-2xx."""
-    with track_integration_call(service):
-        answer = client.post(
-            webhook.url,
-            body,
-            _headers(webhook, body),
-            timeout=settings.WEBHOOK_TIMEOUT,
-            allow_private=settings.WEBHOOK_ALLOW_PRIVATE,
-            excerpt_chars=WebhookDelivery.EXCERPT_CHARS,
-        )
-        if answer.status >= 500:
-            raise _Retryable(answer)
-        if not 200 <= answer.status < 300:
-            raise _AnswerError(answer)
-    return answer
+class _Delivery:
+    """The attempts of one delivery: the target is resolved once, by the first attempt that
+    gets that far, and every later attempt connects to the same address."""
+
+    def __init__(self, webhook: Webhook) -> None:
+        self.webhook = webhook
+        self.service = f"webhook:{client.origin(webhook.url)}"
+        self.target: client.Target | None = None
+
+    def attempt(self, body: bytes) -> client.Answer:
+        """One POST, counted and timed as the integration; raises on any non-2xx."""
+        with track_integration_call(self.service):
+            if self.target is None:
+                self.target = client.target(
+                    self.webhook.url, allow_private=settings.WEBHOOK_ALLOW_PRIVATE
+                )
+            answer = client.post(
+                self.target,
+                body,
+                _headers(self.webhook, body),
+                timeout=settings.WEBHOOK_TIMEOUT,
+                excerpt_chars=WebhookDelivery.EXCERPT_CHARS,
+            )
+            if answer.status >= 500:
+                raise _Retryable(answer)
+            if not 200 <= answer.status < 300:
+                raise _AnswerError(answer)
+        return answer
 
 
 def _outcome(error: BaseException) -> tuple[dict[str, Any], bool]:
@@ -373,7 +385,8 @@ def delivery_send(*, delivery_id: Any) -> WebhookDelivery | None:
     if delivery is None:
         return None
     webhook = delivery.webhook
-    service = f"webhook:{client.origin(webhook.url)}"
+    sender = _Delivery(webhook)
+    service = sender.service
     started = time.monotonic()
     outcome: dict[str, Any] = {"success": False}
     attempts = 0
@@ -384,7 +397,7 @@ def delivery_send(*, delivery_id: Any) -> WebhookDelivery | None:
             time.sleep(min(backoff, MAX_BACKOFF_SECONDS))
         attempts = attempt
         try:
-            answer = _attempt(webhook, service, _body(delivery))
+            answer = sender.attempt(_body(delivery))
         except (_AnswerError, client.TargetRefused, OSError) as error:
             fields, retry = _outcome(error)
             outcome.update(fields)

@@ -330,3 +330,24 @@ def test_the_sweep_fails_deliveries_no_worker_finished(settings):
     assert services.delivery_retry(delivery=lost.get(pk=sending_lost.pk)).retry_of_id == (
         sending_lost.pk
     )
+
+
+def test_the_target_is_resolved_once_per_delivery(receiver, monkeypatch):
+    receiver.answer(Answer(500), Answer(500), Answer(200))
+    lookups = []
+    real_getaddrinfo = client.socket.getaddrinfo
+
+    def counting_getaddrinfo(*args, **kwargs):
+        lookups.append(args[0])
+        return real_getaddrinfo(*args, **kwargs)
+
+    monkeypatch.setattr(client.socket, "getaddrinfo", counting_getaddrinfo)
+
+    delivery = send_test(services.webhook_create(url=receiver.url(host="localhost")))
+
+    assert delivery.attempts == 3
+    assert delivery.success
+    # The name was looked up once; the three connections went to the address it gave
+    # (connecting to a numeric address "resolves" it without asking DNS).
+    assert lookups.count("localhost") == 1
+    assert set(lookups) - {"localhost"} <= {"127.0.0.1", "::1"}
