@@ -203,10 +203,12 @@ def _enqueue(delivery_ids: list[Any]) -> None:
             )
         except (KombuError, OSError) as error:
             logger.error("could not queue webhook delivery %s: %s", delivery_id, error)
-            WebhookDelivery.objects.filter(pk=delivery_id, started_at__isnull=True).update(
-                completed_at=timezone.now(),
-                last_error=f"not sent: the task queue is unavailable ({type(error).__name__})",
-            )
+            with transaction.atomic():
+                WebhookDelivery.objects.filter(pk=delivery_id, started_at__isnull=True).update(
+                    completed_at=timezone.now(),
+                    last_error="not sent: the task queue is unavailable "
+                    f"({type(error).__name__}); send it again with retry",
+                )
 
 
 def _deliveries_create(webhooks: list[Webhook], **fields: Any) -> list[WebhookDelivery]:
