@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import ssl
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -324,13 +325,13 @@ class _Delivery:
 def _outcome(error: BaseException) -> tuple[dict[str, Any], bool]:
     """What a failed attempt leaves on the row, and whether another attempt may follow:
     connection errors, timeouts and 5xx are retried; the rest (another answer, an open
-    breaker, a refused target) end the delivery."""
+    breaker, a refused target, a certificate that does not verify) end the delivery."""
     if isinstance(error, _AnswerError):
         answer = error.answer
         fields = {"status_code": answer.status, "response_excerpt": answer.excerpt}
         return {**fields, "last_error": str(error)}, isinstance(error, _Retryable)
     fields = {"status_code": None, "response_excerpt": ""}
-    if isinstance(error, CircuitOpenError | client.TargetRefused):
+    if isinstance(error, CircuitOpenError | client.TargetRefused | ssl.SSLCertVerificationError):
         return {**fields, "last_error": str(error)}, False
     text = str(error) or type(error).__name__
     if isinstance(error, TimeoutError) or "timed out" in text:
