@@ -4,6 +4,8 @@ as 400s that say why, the list filters and envelope."""
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from tests.api.conftest import bearer_client, make_user
@@ -176,3 +178,22 @@ def test_deleting_a_webhook_deletes_its_deliveries(admin):
 
     assert admin.delete(f"/api/v1/webhooks/{webhook.pk}/").status_code == 204
     assert not WebhookDelivery.objects.exists()
+
+
+def _queries(admin, path: str) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        assert admin.get(path).status_code == 200
+    return len(captured)
+
+
+def test_lists_cost_the_same_queries_whatever_their_length(admin):
+    webhook = Webhook.objects.get(pk=create(admin).json()["id"])
+    WebhookDelivery.objects.create(webhook=webhook, event="webhook.test")
+    deliveries = f"/api/v1/webhooks/{webhook.pk}/deliveries/"
+    one = (_queries(admin, "/api/v1/webhooks/"), _queries(admin, deliveries))
+
+    for _ in range(15):
+        create(admin, secret=SECRET, headers={"X-A": "b"})
+        WebhookDelivery.objects.create(webhook=webhook, event="webhook.test")
+
+    assert (_queries(admin, "/api/v1/webhooks/"), _queries(admin, deliveries)) == one
