@@ -168,9 +168,13 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     @admin.action(description="Send again", permissions=["retry"])
     def retry(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
+        queued = 0
         for delivery in queryset.select_related("webhook"):
             try:
                 services.delivery_retry(delivery=delivery)
             except Conflict as error:
                 messages.error(request, f"{delivery}: {error}")
-        messages.info(request, "deliveries queued again")
+            else:
+                queued += 1
+        if queued:
+            messages.info(request, f"{queued} deliveries queued again")

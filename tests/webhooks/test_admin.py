@@ -110,3 +110,27 @@ def test_only_admins_see_webhooks(webhook, role):
         302,
         403,
     )
+
+
+def test_the_admin_sends_tests_and_sends_deliveries_again(webhook):
+    admin = login("admin")
+
+    response = admin.post(
+        reverse("admin:webhooks_webhook_changelist"),
+        {"action": "send_test", "_selected_action": [str(webhook.pk)]},
+    )
+    assert response.status_code == 302
+    [test] = WebhookDelivery.objects.all()
+    assert test.event == "webhook.test"
+    WebhookDelivery.objects.filter(pk=test.pk).update(completed_at=timezone.now())
+
+    response = admin.post(
+        reverse("admin:webhooks_webhookdelivery_changelist"),
+        {"action": "retry", "_selected_action": [str(test.pk)]},
+    )
+    assert response.status_code == 302
+    again = WebhookDelivery.objects.exclude(pk=test.pk).get()
+    assert again.retry_of_id == test.pk
+    searched = admin.get(reverse("admin:webhooks_webhook_changelist"), {"q": "hooks.example"})
+    assert searched.status_code == 200
+    assert "hooks.example.com/x" in searched.content.decode()
