@@ -4,12 +4,14 @@ of the answer. Plain ``http.client``: no redirects are followed, no proxy is use
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import http.client
 import ipaddress
 import socket
 import ssl
+import threading
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
@@ -126,10 +128,22 @@ def target(url: str, *, allow_private: bool) -> Target:
     return Target(parts.scheme, host, port, path, address)
 
 
+def _cut(connection: http.client.HTTPConnection, expired: threading.Event) -> None:
+    """The attempt's whole time is up: end the connection, which ends any read of it."""
+    expired.set()
+    sock = connection.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
 def post(
     to: Target, body: bytes, headers: dict[str, str], *, timeout: float, excerpt_chars: int
 ) -> Answer:
-    """POST ``body`` to the target's address; raises OSError (connection, timeout)."""
+    """POST ``body`` to the target's address; raises OSError (connection, timeout).
+
+    ``timeout`` bounds the connect and each read, and twice it the whole attempt: a target
+    that answers a byte at a time cannot hold a worker for longer."""
     connection: http.client.HTTPConnection
     if to.scheme == "https":
         connection = _PinnedHTTPSConnection(
@@ -137,13 +151,24 @@ def post(
         )
     else:
         connection = http.client.HTTPConnection(to.address, to.port, timeout=timeout)
+    expired = threading.Event()
+    watchdog = threading.Timer(2 * timeout, _cut, (connection, expired))
+    watchdog.daemon = True
+    watchdog.start()
     try:
         connection.request("POST", to.path, body=body, headers={"Host": to.host_header, **headers})
         response = connection.getresponse()
         # A bounded read: a huge answer costs no more than its excerpt.
         text = response.read(excerpt_chars * 4).decode("utf-8", errors="replace")
+        if expired.is_set():
+            raise TimeoutError("timed out")
         return Answer(response.status, text[:excerpt_chars])
-    except http.client.HTTPException as error:
+    except (OSError, http.client.HTTPException) as error:
+        if expired.is_set():
+            raise TimeoutError("timed out") from None
+        if isinstance(error, OSError):
+            raise
         raise ConnectionError(f"bad HTTP answer: {type(error).__name__}") from None
     finally:
+        watchdog.cancel()
         connection.close()

@@ -351,8 +351,8 @@ def delivery_claim(*, delivery_id: Any) -> bool:
 
 
 def longest_send_seconds() -> float:
-    """The longest one delivery can take: every attempt's connect and read timeouts plus
-    the backoffs between them."""
+    """The longest one delivery can take: every attempt's time (at most twice the timeout,
+    ``webhooks.client.post``) plus the backoffs between them."""
     attempts = settings.WEBHOOK_MAX_ATTEMPTS
     backoffs = sum(
         min(settings.WEBHOOK_RETRY_BACKOFF * 2**index, MAX_BACKOFF_SECONDS)
@@ -421,7 +421,8 @@ def delivery_send(*, delivery_id: Any) -> WebhookDelivery | None:
         "completed_at": timezone.now(),
     }
     with transaction.atomic():
-        WebhookDelivery.objects.filter(pk=delivery_id).update(**changes)
+        # Unless the sweep gave up on it meanwhile (its outcome then stays "lost").
+        WebhookDelivery.objects.filter(pk=delivery_id, completed_at__isnull=True).update(**changes)
     level = logging.INFO if changes["success"] else logging.WARNING
     logger.log(
         level,

@@ -8,6 +8,9 @@ import hashlib
 import hmac
 import json
 import logging
+import socket
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -351,3 +354,38 @@ def test_the_target_is_resolved_once_per_delivery(receiver, monkeypatch):
     # (connecting to a numeric address "resolves" it without asking DNS).
     assert lookups.count("localhost") == 1
     assert set(lookups) - {"localhost"} <= {"127.0.0.1", "::1"}
+
+
+def test_a_target_answering_a_byte_at_a_time_is_cut_off_at_twice_the_timeout(settings):
+    """Each read is within the timeout, but the whole attempt is bounded."""
+    settings.WEBHOOK_MAX_ATTEMPTS = 1
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def dribble() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 1000:
+                if stop.is_set():
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+                time.sleep(0.3)
+
+    thread = threading.Thread(target=dribble, daemon=True)
+    thread.start()
+    started = time.monotonic()
+    try:
+        delivery = send_test(services.webhook_create(url=f"http://127.0.0.1:{port}/slow"))
+    finally:
+        stop.set()
+        listener.close()
+
+    elapsed = time.monotonic() - started
+    assert delivery.last_error == "timed out after 1 s"
+    assert not delivery.success
+    assert 1.9 <= elapsed < 6  # settings.WEBHOOK_TIMEOUT is 1 s: cut at 2 s
