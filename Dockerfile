@@ -17,6 +17,7 @@ COPY deployments ./deployments
 COPY duties ./duties
 COPY executions ./executions
 COPY templates ./templates
+COPY webhooks ./webhooks
 RUN pip wheel --no-deps --wheel-dir /wheels .
 
 # --- runtime ----------------------------------------------------------------------------

@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "deployments",
     "executions",
     "duties",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -572,6 +573,15 @@ CELERY_BEAT_SCHEDULE = {
     "periodic-duties": {"task": "duties.run_due", "schedule": EXEC_SWEEP_INTERVAL},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+
+# --- Webhooks -------------------------------------------------------------------------
+# Each attempt's connect and read timeout; attempts per delivery (connection errors,
+# timeouts and 5xx are retried after RETRY_BACKOFF, doubling each time); whether targets
+# may resolve to private and loopback addresses.
+WEBHOOK_TIMEOUT = CODEAI["CODEAI_WEBHOOK_TIMEOUT"]
+WEBHOOK_MAX_ATTEMPTS = CODEAI["CODEAI_WEBHOOK_MAX_ATTEMPTS"]
+WEBHOOK_RETRY_BACKOFF = CODEAI["CODEAI_WEBHOOK_RETRY_BACKOFF"]
+WEBHOOK_ALLOW_PRIVATE = CODEAI["CODEAI_WEBHOOK_ALLOW_PRIVATE"]
 
 # --- Metrics --------------------------------------------------------------------------
 METRICS_ENABLED = CODEAI["CODEAI_METRICS_ENABLED"]

@@ -30,7 +30,7 @@ from codeai import dsl
 from codeai.kernel.exceptions import Conflict, ServiceUnavailable
 from codeai.kernel.logs import get_request_id
 from deployments.models import Deployment, DeploymentStatus
-from executions import runner
+from executions import runner, signals
 from executions.models import Execution, ExecutionStatus
 
 logger = logging.getLogger(__name__)
@@ -172,6 +172,8 @@ def _move(*, execution_id: Any, status_from: str, where: dict | None = None, **c
         if not moved.update(**changes):
             return False
         _deployment_follow(execution_id, changes["status"])
+        # Receivers (webhooks) hear of the move once it commits.
+        signals.status_changed_on_commit(execution_id, changes["status"])
     return True
 
 

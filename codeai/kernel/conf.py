@@ -64,6 +64,18 @@ def parse_duration(text: str) -> float:
     return total
 
 
+def _duration_in(low: float, high: float) -> Callable[[str], float]:
+    """A duration from ``low`` (excluded when 0) to ``high`` seconds."""
+
+    def parse(text: str) -> float:
+        value = parse_duration(text)
+        if value < low or value > high or (low == 0 and value == 0):
+            raise ValueError
+        return value
+
+    return parse
+
+
 def _parse_bool(text: str) -> bool:
     lowered = text.strip().lower()
     if lowered in {"1", "true", "yes", "on"}:
@@ -631,6 +643,40 @@ OPTIONS: tuple[Option, ...] = (
         "on",
         "on or off",
         ("executions", "network"),
+    ),
+    # Webhooks: outbound deliveries of execution events (the webhooks app).
+    Option(
+        "CODEAI_WEBHOOK_TIMEOUT",
+        "webhooks",
+        _duration_in(0, 60),
+        "5s",
+        "a duration above 0 and at most 60s, such as 5s",
+        ("webhooks", "timeout"),
+    ),
+    Option(
+        "CODEAI_WEBHOOK_MAX_ATTEMPTS",
+        "webhooks",
+        _int_in(1, 10),
+        "3",
+        "an integer from 1 to 10",
+        ("webhooks", "max_attempts"),
+    ),
+    Option(
+        "CODEAI_WEBHOOK_RETRY_BACKOFF",
+        "webhooks",
+        _duration_in(0, 30),
+        "1s",
+        "a duration above 0 and at most 30s, such as 1s",
+        ("webhooks", "retry_backoff"),
+    ),
+    # off: targets that resolve to private, loopback or other non-public addresses are refused.
+    Option(
+        "CODEAI_WEBHOOK_ALLOW_PRIVATE",
+        "webhooks",
+        _parse_bool,
+        "on",
+        "on or off",
+        ("webhooks", "allow_private"),
     ),
 )
 

@@ -49,6 +49,15 @@ ROUTES = (
     Route("GET", "/api/v1/executions/{execution}/", VIEWER, 200),
     Route("GET", "/api/v1/executions/{execution}/output/", VIEWER, 200),
     Route("POST", "/api/v1/executions/{execution}/cancel/", EDITOR, 202),
+    Route("GET", "/api/v1/webhooks/", ADMIN, 200),
+    Route("POST", "/api/v1/webhooks/", ADMIN, 201, {"url": "http://127.0.0.1:9/hook"}),
+    Route("GET", "/api/v1/webhooks/{webhook}/", ADMIN, 200),
+    Route("PUT", "/api/v1/webhooks/{webhook}/", ADMIN, 200, {"url": "https://example.com/h"}),
+    Route("PATCH", "/api/v1/webhooks/{webhook}/", ADMIN, 200, {"active": False}),
+    Route("DELETE", "/api/v1/webhooks/{webhook}/", ADMIN, 204),
+    Route("GET", "/api/v1/webhooks/{webhook}/deliveries/", ADMIN, 200),
+    Route("POST", "/api/v1/webhooks/{webhook}/test/", ADMIN, 202),
+    Route("POST", "/api/v1/webhooks/deliveries/{delivery}/retry/", ADMIN, 202),
 )
 
 DETAIL_ROUTES = tuple(route for route in ROUTES if "{" in route.path)

@@ -77,5 +77,6 @@ def test_migration_gives_groups_model_permissions(db):
     assert _codenames("admin") == {
         f"{action}_{model}"
         for action in ("view", "add", "change", "delete")
-        for model in ("config", "deployment", "execution")
+        # webhooks.0002_admin_role: only admins manage webhooks and their deliveries.
+        for model in ("config", "deployment", "execution", "webhook", "webhookdelivery")
     }

@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from codeai.kernel.roles import ROLES
@@ -15,18 +16,31 @@ from configs.services import config_create
 from deployments.services import deployment_create
 from tests.api.conftest import CALLERS, VALID_CONTENT, make_user
 from tests.api.routes import DETAIL_ROUTES, ROUTES, WRITE_ROUTES, Route
+from webhooks.models import WebhookDelivery
+from webhooks.services import webhook_create
 
-THINGS = {"configs": "config", "deployments": "deployment", "executions": "execution"}
+THINGS = {
+    "configs": "config",
+    "deployments": "deployment",
+    "executions": "execution",
+    "webhooks": "webhook",
+    "deliveries": "delivery",
+}
 
 
 @pytest.fixture
 def api_objects(deployment, execution) -> dict[str, Any]:
+    webhook = webhook_create(url="http://127.0.0.1:9/hook", secret="route-secret")
     return {
         "config": deployment.config,
         "unused_config": config_create(name="unused", content=VALID_CONTENT),
         "deployment": deployment,
         "idle_deployment": deployment_create(name="idle"),
         "execution": execution,
+        "webhook": webhook,
+        "delivery": WebhookDelivery.objects.create(
+            webhook=webhook, event="webhook.test", completed_at=timezone.now()
+        ),
     }
 
 
@@ -76,8 +90,11 @@ def test_route_answers_without_the_trailing_slash(route, client_for, api_objects
 
 
 def _thing_of(route: Route) -> str:
-    # The object the path's last id names: /deployments/{d}/executions/ lists a deployment's.
-    return THINGS[route.path.split("/")[3]]
+    # The object the path's last id names: /deployments/{d}/executions/ lists a deployment's,
+    # /webhooks/deliveries/{d}/retry/ retries a delivery.
+    parts = route.path.split("/")
+    last_id = max(index for index, part in enumerate(parts) if part.startswith("{"))
+    return THINGS[parts[last_id - 1]]
 
 
 @pytest.mark.parametrize("bad_id", ["not-a-uuid", "12345", str(uuid.uuid4())])

@@ -77,13 +77,15 @@ def resource_schema(
     *,
     summaries: dict[str, str],
     write_conflict: str | None = None,
-    delete_conflict: str,
+    delete_conflict: str | None = None,
     list_serializer: type[serializers.Serializer] | None = None,
 ) -> Any:
     """Documents list, create, retrieve, update, partial_update and destroy of a resource;
-    ``write_conflict`` says why a write may be 409, ``delete_conflict`` why a delete may,
+    ``write_conflict`` says why a write may be 409, ``delete_conflict`` why a delete may (none:
+    a delete is never 409),
     ``list_serializer`` is the shape of list items when it differs from ``serializer``."""
     write_errors = (*BODY_ERRORS, 409) if write_conflict else BODY_ERRORS
+    delete_errors = (404, 409) if delete_conflict else (404,)
 
     def operation(action: str, responses: dict[int, Any]) -> Any:
         return extend_schema(summary=summaries[action], responses=responses)
@@ -102,7 +104,7 @@ def resource_schema(
             {200: serializer, **error_responses(*write_errors, 404, e409=write_conflict)},
         ),
         destroy=operation(
-            "destroy", {204: None, **error_responses(404, 409, e409=delete_conflict)}
+            "destroy", {204: None, **error_responses(*delete_errors, e409=delete_conflict)}
         ),
     )
 
