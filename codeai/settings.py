@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "configs",
     "deployments",
     "executions",
+    "schedules",
     "duties",
 ]
 

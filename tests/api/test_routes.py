@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 from codeai.kernel.roles import ROLES
 from configs.services import config_create
 from deployments.services import deployment_create
+from schedules.services import schedule_create
 from tests.api.conftest import CALLERS, VALID_CONTENT, make_user
 from tests.api.routes import DETAIL_ROUTES, ROUTES, WRITE_ROUTES, Route
 
@@ -27,6 +28,7 @@ def api_objects(deployment, execution) -> dict[str, Any]:
         "deployment": deployment,
         "idle_deployment": deployment_create(name="idle"),
         "execution": execution,
+        "schedule": schedule_create(deployment=deployment, cron_spec="0 2 * * *"),
     }
 
 

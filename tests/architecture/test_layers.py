@@ -1,9 +1,9 @@
 """Dependencies point down only: every import of every project module, read with ``ast``.
 
 From the top: the project's wiring (``codeai``'s settings, urls, celery, CLI, admin site
-index, ...), then ``executions`` -> ``deployments`` -> ``configs``, with ``duties`` beside
-``configs``, then the shared kernel (``codeai.kernel``), then ``codeai.dsl``. A module
-imports its own layer or the layers below it, never one above.
+index, ...), then ``schedules`` -> ``executions`` -> ``deployments`` -> ``configs``, with
+``duties`` beside ``configs``, then the shared kernel (``codeai.kernel``), then
+``codeai.dsl``. A module imports its own layer or the layers below it, never one above.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("codeai", "configs", "deployments", "executions", "duties")
+APPS = ("codeai", "configs", "deployments", "executions", "schedules", "duties")
 
 RANK = {"dsl": 0, "kernel": 1, "configs": 2, "duties": 2, "deployments": 3, "executions": 4}
-RANK["wiring"] = 5
+RANK["schedules"] = 5
+RANK["wiring"] = 6
 
 
 def layer(module: str) -> str:
