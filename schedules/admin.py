@@ -150,4 +150,4 @@ admin.site.unregister(Deployment)
 
 @admin.register(Deployment)
 class DeploymentAdmin(executions_admin.DeploymentAdmin):
-    inlines = [ScheduleInline, *executions_admin.DeploymentAdmin.inlines]
+    inlines = [*executions_admin.DeploymentAdmin.inlines, ScheduleInline]
