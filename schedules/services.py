@@ -88,6 +88,8 @@ def schedule_update(*, schedule: Schedule, **fields: Any) -> Schedule:
     unknown = set(fields) - UPDATABLE_FIELDS
     if unknown:
         raise TypeError(f"schedule_update() got unknown fields: {', '.join(sorted(unknown))}")
+    if not fields:
+        return schedule  # nothing changes, not even a next run that is due
     for name, value in fields.items():
         setattr(schedule, name, value)
     schedule_check(

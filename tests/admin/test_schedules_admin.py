@@ -120,3 +120,12 @@ def test_viewers_see_schedules_but_do_not_add_them(client_for, deployment):
     page = viewer.get(change)
     assert page.status_code == 200
     assert 'name="_save"' not in page.content.decode()
+
+
+def test_an_editor_sees_the_inline_with_links_to_the_schedule_pages(client_for, deployment):
+    schedule = schedule_create(deployment=deployment, cron_spec="0 9 * * *")
+
+    page = client_for("editor").get(deployment_url(deployment)).content.decode()
+
+    assert "0 9 * * *" in page
+    assert reverse("admin:schedules_schedule_change", args=[schedule.pk]) in page

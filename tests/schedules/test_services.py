@@ -129,3 +129,14 @@ def test_a_disabled_schedule_or_a_stale_due_time_does_not_fire(deployment):
     assert schedules_fire_due() == 0
     assert not Execution.objects.exists()
     assert Schedule.objects.get(pk=disabled.pk).last_run_at is None
+
+
+def test_an_update_that_changes_nothing_keeps_a_due_next_run(deployment):
+    schedule = due(schedule_create(deployment=deployment, cron_spec="* * * * *"), timedelta(0))
+    due_at = schedule.next_run_at
+
+    schedule_update(schedule=schedule)
+
+    schedule.refresh_from_db()
+    assert schedule.next_run_at == due_at
+    assert schedules_fire_due() == 1
