@@ -477,6 +477,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "DeploymentStatus": "deployments.models.DeploymentStatus",
         "ExecutionStatus": "executions.models.ExecutionStatus",
+        "ExecutionTrigger": "executions.models.ExecutionTrigger",
     },
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums"],
 }

@@ -36,6 +36,11 @@ class ScheduleForm(forms.ModelForm):
     class Meta:
         model = Schedule
         fields = ["deployment", *FIELDS]
+        widgets = {
+            "variables": forms.Textarea(
+                attrs={"rows": 2, "cols": 40, "spellcheck": "false", "placeholder": "{}"}
+            )
+        }
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

@@ -16,7 +16,10 @@ class Schedule(models.Model):
         max_length=255, help_text="5 fields: minute hour day-of-month month day-of-week."
     )
     timezone = models.CharField(
-        max_length=64, default="UTC", help_text="IANA name whose wall clock the cron follows."
+        "time zone",
+        max_length=64,
+        default="UTC",
+        help_text="IANA name whose wall clock the cron follows.",
     )
     variables = models.JSONField(default=dict, blank=True)
     enabled = models.BooleanField(default=True)

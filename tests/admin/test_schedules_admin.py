@@ -129,3 +129,29 @@ def test_an_editor_sees_the_inline_with_links_to_the_schedule_pages(client_for, 
 
     assert "0 9 * * *" in page
     assert reverse("admin:schedules_schedule_change", args=[schedule.pk]) in page
+
+
+def test_an_admin_adds_a_schedule_inline_through_the_service(admin_client, deployment):
+    page = admin_client.get(deployment_url(deployment))
+    form = {"name": deployment.name, "config": deployment.config_id, "timeout_seconds": ""}
+    for formset in page.context["inline_admin_formsets"]:
+        for field in formset.formset.management_form:
+            form[field.html_name] = field.value()
+    form.update(
+        {
+            "schedules-TOTAL_FORMS": "1",
+            "schedules-0-deployment": deployment.pk,
+            "schedules-0-cron_spec": "15 * * * *",
+            "schedules-0-timezone": "UTC",
+            "schedules-0-variables": "{}",
+            "schedules-0-enabled": "on",
+        }
+    )
+
+    response = admin_client.post(deployment_url(deployment), form)
+
+    assert response.status_code == 302
+    schedule = Schedule.objects.get()
+    assert schedule.deployment_id == deployment.pk
+    assert schedule.next_run_at is not None
+    assert schedule.next_run_at.minute == 15

@@ -56,6 +56,7 @@ def at_the_start_of_a_minute() -> None:
 
 
 def test_two_workers_fire_each_missed_schedule_once(two_workers):
+    at_the_start_of_a_minute()  # before creating them: their first slot is the next minute
     config = config_create(name="scheduled", content="exec { echo scheduled run }\n")
     schedules = [
         schedule_create(
@@ -64,7 +65,6 @@ def test_two_workers_fire_each_missed_schedule_once(two_workers):
         )
         for number in range(SCHEDULES)
     ]
-    at_the_start_of_a_minute()
     # Every worker was down for ten minutes: ten slots missed.
     Schedule.objects.update(next_run_at=timezone.now() - timedelta(minutes=10))
     fired_from = timezone.now()
@@ -90,11 +90,11 @@ def test_two_workers_fire_each_missed_schedule_once(two_workers):
 
 
 def test_a_schedule_fires_seconds_after_its_due_time_not_before(two_workers):
+    at_the_start_of_a_minute()
     config = config_create(name="soon", content="exec { echo on time }\n")
     schedule = schedule_create(
         deployment=deployment_create(name="soon", config=config), cron_spec="* * * * *"
     )
-    at_the_start_of_a_minute()
     due_at = timezone.now() + timedelta(seconds=3)
     Schedule.objects.filter(pk=schedule.pk).update(next_run_at=due_at)
 
