@@ -16,6 +16,7 @@ COPY configs ./configs
 COPY deployments ./deployments
 COPY duties ./duties
 COPY executions ./executions
+COPY schedules ./schedules
 COPY templates ./templates
 COPY webhooks ./webhooks
 RUN pip wheel --no-deps --wheel-dir /wheels .

@@ -18,6 +18,7 @@ urlpatterns = [
     # /deployments comes from executions: the deployment routes with execute and executions.
     re_path(r"^v1/", include("executions.urls")),
     re_path(r"^v1/", include("webhooks.urls")),
+    re_path(r"^v1/", include("schedules.urls")),
     re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^docs/?$", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
 ]

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "configs",
     "deployments",
     "executions",
+    "schedules",
     "duties",
     "webhooks",
 ]
@@ -477,6 +478,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "DeploymentStatus": "deployments.models.DeploymentStatus",
         "ExecutionStatus": "executions.models.ExecutionStatus",
+        "ExecutionTrigger": "executions.models.ExecutionTrigger",
     },
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums"],
 }

@@ -43,7 +43,7 @@ from codeai.kernel.roles import EDITOR, has_role
 from deployments import admin as deployment_admin
 from deployments.models import Deployment
 from executions import selectors, services
-from executions.models import Execution, ExecutionStatus
+from executions.models import Execution, ExecutionStatus, ExecutionTrigger
 
 RECENT_EXECUTIONS = 10
 
@@ -76,10 +76,11 @@ class ExecutionAdmin(ServiceModelAdmin):
         "status_badge",
         "duration",
         "trigger",
+        "started_by",
         "created_at",
     ]
     list_display_links = ["short_id"]
-    list_filter = ["status", "deployment", "created_at"]
+    list_filter = ["status", "trigger", "deployment", "created_at"]
     search_fields = ["deployment__name", "triggered_by_name"]
     # The page walks the created_at index alone; deployments come in a second query.
     list_prefetch = ["deployment"]
@@ -99,6 +100,7 @@ class ExecutionAdmin(ServiceModelAdmin):
                     "status_badge",
                     "duration",
                     "trigger",
+                    "started_by",
                     "exit_code",
                     "explanation",
                     "created_at",
@@ -131,7 +133,7 @@ class ExecutionAdmin(ServiceModelAdmin):
         *(field.name for field in Execution._meta.fields),
         "status_badge",
         "duration",
-        "trigger",
+        "started_by",
         "output_panel",
     ]
 
@@ -210,7 +212,7 @@ class ExecutionAdmin(ServiceModelAdmin):
         return format_duration(obj)
 
     @admin.display(description="triggered by", ordering="triggered_by_name")
-    def trigger(self, obj: Execution) -> str:
+    def started_by(self, obj: Execution) -> str:
         return obj.triggered_by_name or "—"
 
     @admin.display(description="output")
@@ -330,7 +332,14 @@ class RecentExecutionInline(admin.TabularInline):
 
     model = Execution
     verbose_name_plural = f"recent executions (newest {RECENT_EXECUTIONS})"
-    fields = ["status_badge", "created_at", "duration", "triggered_by_name", "explanation"]
+    fields = [
+        "status_badge",
+        "created_at",
+        "duration",
+        "trigger",
+        "triggered_by_name",
+        "explanation",
+    ]
     readonly_fields = fields
     show_change_link = True
     can_delete = False
@@ -474,6 +483,7 @@ class DeploymentAdmin(deployment_admin.DeploymentAdmin):
                             deployment=deployment,
                             user=request.user,
                             variables=form.cleaned_data["variables"],
+                            trigger=ExecutionTrigger.ADMIN,
                         )
                     )
                 except CodeAIError as error:

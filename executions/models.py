@@ -25,6 +25,15 @@ class ExecutionStatus(models.TextChoices):
         return (cls.SUCCEEDED, cls.FAILED, cls.TIMED_OUT, cls.CANCELLED)
 
 
+class ExecutionTrigger(models.TextChoices):
+    """What started an execution."""
+
+    API = "api", "API"
+    ADMIN = "admin", "Admin"
+    SCHEDULE = "schedule", "Schedule"
+    RELAUNCH = "relaunch", "Relaunch"
+
+
 class Execution(models.Model):
     # Columns that can be megabytes: lists and summaries leave them in the database.
     HEAVY_FIELDS = ("output", "config_snapshot", "steps", "variables")
@@ -47,6 +56,9 @@ class Execution(models.Model):
     exit_code = models.IntegerField(null=True, blank=True)
     explanation = models.TextField(blank=True, default="")
     steps = models.JSONField(default=list, blank=True)
+    trigger = models.CharField(
+        max_length=16, choices=ExecutionTrigger.choices, default=ExecutionTrigger.API
+    )
     triggered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -44,6 +44,7 @@ class ExecutionSummarySerializer(serializers.ModelSerializer):
             "completed_at",
             "duration_ms",
             "triggered_by",
+            "trigger",
         ]
         read_only_fields = fields
 
@@ -67,6 +68,7 @@ class ExecutionSerializer(ExecutionSummarySerializer):
             "completed_at",
             "duration_ms",
             "triggered_by",
+            "trigger",
         ]
         read_only_fields = fields
 

@@ -31,7 +31,7 @@ from codeai.kernel.exceptions import Conflict, ServiceUnavailable
 from codeai.kernel.logs import get_request_id
 from deployments.models import Deployment, DeploymentStatus
 from executions import runner, signals
-from executions.models import Execution, ExecutionStatus
+from executions.models import Execution, ExecutionStatus, ExecutionTrigger
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +82,12 @@ def _check_variables(variables: dict[str, Any]) -> None:
         raise ValidationError({"variables": errors})
 
 
+def variables_check(*, variables: dict[str, Any]) -> None:
+    """Execute-time variables as ``deployment_execute`` accepts them (schedules store theirs
+    ahead of time); ``ValidationError`` on ``variables`` otherwise."""
+    _check_variables(variables)
+
+
 def deployment_delete_refused_while_active(*, instance: Deployment, **kwargs: Any) -> None:
     """``pre_delete`` of a deployment (inside the delete's transaction): its history goes
     with it, but not while an execution is queued or running."""
@@ -90,7 +96,11 @@ def deployment_delete_refused_while_active(*, instance: Deployment, **kwargs: An
 
 
 def deployment_execute(
-    *, deployment: Deployment, user: Any, variables: dict[str, Any] | None = None
+    *,
+    deployment: Deployment,
+    user: Any,
+    variables: dict[str, Any] | None = None,
+    trigger: str = ExecutionTrigger.API,
 ) -> Execution:
     """Create a queued execution of the deployment's current config and enqueue its task.
 
@@ -119,6 +129,7 @@ def deployment_execute(
                 deployment=deployment,
                 config_snapshot=config.content,
                 variables=variables,
+                trigger=trigger,
                 triggered_by=user if getattr(user, "pk", None) else None,
                 triggered_by_name=_username(user),
                 request_id=get_request_id() or "",

@@ -20,6 +20,7 @@ from deployments import views as deployment_views
 from deployments.models import Deployment
 from executions import selectors, services
 from executions.filters import ExecutionFilter
+from executions.models import ExecutionTrigger
 from executions.serializers import (
     DeploymentSerializer,
     ExecuteRequestSerializer,
@@ -131,7 +132,10 @@ class DeploymentViewSet(deployment_views.DeploymentViewSet):
         body = ExecuteRequestSerializer(data=optional_body(request))
         body.is_valid(raise_exception=True)
         execution = services.deployment_execute(
-            deployment=deployment, user=request.user, variables=body.validated_data["variables"]
+            deployment=deployment,
+            user=request.user,
+            variables=body.validated_data["variables"],
+            trigger=ExecutionTrigger.API,
         )
         return Response(ExecutionSerializer(execution).data, status=status.HTTP_202_ACCEPTED)
 

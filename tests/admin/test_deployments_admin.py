@@ -77,6 +77,7 @@ def test_execute_with_name_value_variables_starts_an_execution(admin_client, dep
     assert response["Location"] == reverse("admin:executions_execution_change", args=[execution.pk])
     assert execution.variables == {"who": "world", "n": "3"}
     assert execution.triggered_by_name == "admin"
+    assert execution.trigger == "admin"
 
 
 def test_execute_action_on_several_deployments_takes_json_variables(admin_client, config):

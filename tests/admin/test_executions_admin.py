@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from codeai.kernel.admin_site import PeekPaginator
 from deployments.services import deployment_create
-from executions.models import Execution, ExecutionStatus
+from executions.models import Execution, ExecutionStatus, ExecutionTrigger
 from tests.admin.conftest import messages_of
 
 pytestmark = pytest.mark.django_db
@@ -97,9 +97,11 @@ def test_detail_is_read_only_with_badge_duration_and_trigger(admin_client, deplo
         started_at=started,
         completed_at=started + timedelta(seconds=75),
         triggered_by_name="alice",
+        trigger=ExecutionTrigger.SCHEDULE,
         output="line one\n<b>not bold</b>\n",
     )
     page = admin_client.get(change_url(execution)).content.decode()
+    assert '<div class="readonly">Schedule</div>' in page
     assert f"<h2>hello-prod: execution {str(execution.pk)[:8]}</h2>" in page
     assert 'codeai-status-succeeded">Succeeded<' in page
     assert "1 min 15 s" in page

@@ -5,6 +5,7 @@ Path placeholders name objects of the ``api_objects`` fixture (tests/api/test_ro
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +46,30 @@ ROUTES = (
     Route("DELETE", "/api/v1/deployments/{idle_deployment}/", ADMIN, 204),
     Route("POST", "/api/v1/deployments/{deployment}/execute/", EDITOR, 202, {}),
     Route("GET", "/api/v1/deployments/{deployment}/executions/", VIEWER, 200),
+    Route("GET", "/api/v1/deployments/{deployment}/schedules/", VIEWER, 200),
+    Route(
+        "POST",
+        "/api/v1/deployments/{deployment}/schedules/",
+        EDITOR,
+        201,
+        {"cron_spec": "0 2 * * *"},
+    ),
+    Route("GET", "/api/v1/deployments/{deployment}/schedules/{schedule}/", VIEWER, 200),
+    Route(
+        "PUT",
+        "/api/v1/deployments/{deployment}/schedules/{schedule}/",
+        EDITOR,
+        200,
+        {"cron_spec": "30 3 * * *", "timezone": "Europe/Paris"},
+    ),
+    Route(
+        "PATCH",
+        "/api/v1/deployments/{deployment}/schedules/{schedule}/",
+        EDITOR,
+        200,
+        {"enabled": False},
+    ),
+    Route("DELETE", "/api/v1/deployments/{deployment}/schedules/{schedule}/", EDITOR, 204),
     Route("GET", "/api/v1/executions/", VIEWER, 200),
     Route("GET", "/api/v1/executions/{execution}/", VIEWER, 200),
     Route("GET", "/api/v1/executions/{execution}/output/", VIEWER, 200),
@@ -62,3 +87,9 @@ ROUTES = (
 
 DETAIL_ROUTES = tuple(route for route in ROUTES if "{" in route.path)
 WRITE_ROUTES = tuple(route for route in ROUTES if route.body is not None)
+
+
+def shape(path: str) -> str:
+    """A path whatever its placeholders are named: ``/api/v1/configs/{config}/`` and
+    ``/api/v1/configs/{id}`` -> ``/api/v1/configs/{}``."""
+    return re.sub(r"\{[^}]+\}", "{}", path).rstrip("/")

@@ -177,6 +177,7 @@ def test_execute_queues_an_execution_with_the_variables(editor, deployment):
     assert body["command"] == "execute"
     assert body["variables"] == {"target": "eu"}
     assert body["triggered_by"] == "editor-user"
+    assert body["trigger"] == "api"
     execution = Execution.objects.get(pk=body["id"])
     assert execution.triggered_by.username == "editor-user"
     assert execution.request_id == response["X-Request-ID"]

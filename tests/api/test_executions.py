@@ -24,6 +24,7 @@ EXECUTION_KEYS = {
     "completed_at",
     "duration_ms",
     "triggered_by",
+    "trigger",
 }
 
 
@@ -54,6 +55,7 @@ def test_execution_shape(client_for, deployment):
     assert body["explanation"] == "exit code 3 in step 1"
     assert body["steps"][0]["command"] == "echo hello"
     assert body["triggered_by"] == "alice"
+    assert body["trigger"] == "api"  # the default: rows from before triggers were recorded
 
 
 @pytest.mark.parametrize(

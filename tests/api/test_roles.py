@@ -64,10 +64,11 @@ def _codenames(role: str) -> set[str]:
 
 
 def test_migration_gives_groups_model_permissions(db):
-    view = {"view_config", "view_deployment", "view_execution"}
+    view = {"view_config", "view_deployment", "view_execution", "view_schedule"}
+    manage_schedules = {"add_schedule", "change_schedule", "delete_schedule"}
 
     assert _codenames("viewer") == view
-    assert _codenames("editor") == view | {
+    assert _codenames("editor") == view | manage_schedules | {
         "add_config",
         "change_config",
         "delete_config",
@@ -78,5 +79,5 @@ def test_migration_gives_groups_model_permissions(db):
         f"{action}_{model}"
         for action in ("view", "add", "change", "delete")
         # webhooks.0002_admin_role: only admins manage webhooks and their deliveries.
-        for model in ("config", "deployment", "execution", "webhook", "webhookdelivery")
+        for model in ("config", "deployment", "execution", "schedule", "webhook", "webhookdelivery")
     }

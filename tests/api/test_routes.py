@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 from codeai.kernel.roles import ROLES
 from configs.services import config_create
 from deployments.services import deployment_create
+from schedules.services import schedule_create
 from tests.api.conftest import CALLERS, VALID_CONTENT, make_user
 from tests.api.routes import DETAIL_ROUTES, ROUTES, WRITE_ROUTES, Route
 from webhooks.models import WebhookDelivery
@@ -41,6 +42,7 @@ def api_objects(deployment, execution) -> dict[str, Any]:
         "delivery": WebhookDelivery.objects.create(
             webhook=webhook, event="webhook.test", completed_at=timezone.now()
         ),
+        "schedule": schedule_create(deployment=deployment, cron_spec="0 2 * * *"),
     }
 
 
@@ -90,11 +92,12 @@ def test_route_answers_without_the_trailing_slash(route, client_for, api_objects
 
 
 def _thing_of(route: Route) -> str:
-    # The object the path's last id names: /deployments/{d}/executions/ lists a deployment's,
-    # /webhooks/deliveries/{d}/retry/ retries a delivery.
+    # The object the path's first id names (every id is missing, the outer one is looked up
+    # first): /deployments/{d}/executions/ and /deployments/{d}/schedules/{s}/ need the
+    # deployment, /webhooks/deliveries/{d}/retry/ a delivery.
     parts = route.path.split("/")
-    last_id = max(index for index, part in enumerate(parts) if part.startswith("{"))
-    return THINGS[parts[last_id - 1]]
+    first_id = min(index for index, part in enumerate(parts) if part.startswith("{"))
+    return THINGS[parts[first_id - 1]]
 
 
 @pytest.mark.parametrize("bad_id", ["not-a-uuid", "12345", str(uuid.uuid4())])

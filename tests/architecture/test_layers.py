@@ -1,7 +1,8 @@
 """Dependencies point down only: every import of every project module, read with ``ast``.
 
 From the top: the project's wiring (``codeai``'s settings, urls, celery, CLI, admin site
-index, ...), then ``webhooks`` -> ``executions`` -> ``deployments`` -> ``configs``, with
+index, ...), then ``webhooks`` and ``schedules`` side by side -> ``executions`` ->
+``deployments`` -> ``configs``, with
 ``duties`` beside ``configs``, then the shared kernel (``codeai.kernel``), then
 ``codeai.dsl``. A module imports its own layer or the layers below it, never one above.
 """
@@ -14,10 +15,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("codeai", "configs", "deployments", "executions", "duties", "webhooks")
+APPS = ("codeai", "configs", "deployments", "executions", "duties", "schedules", "webhooks")
 
 RANK = {"dsl": 0, "kernel": 1, "configs": 2, "duties": 2, "deployments": 3, "executions": 4}
-RANK["webhooks"] = 5
+RANK["schedules"] = RANK["webhooks"] = 5
 RANK["wiring"] = 6
 
 

@@ -50,8 +50,13 @@ def admin_renamer(superuser) -> Callable[[Deployment, str], None]:
 
     def rename(deployment: Deployment, name: str) -> None:
         url = f"/admin/deployments/deployment/{deployment.pk}/change/"
-        # The read-only inline of executions is not saved: an empty management form will do.
-        management = {"executions-TOTAL_FORMS": "0", "executions-INITIAL_FORMS": "0"}
+        # The inlines (executions, read-only; schedules) are not saved: empty management
+        # forms will do.
+        management = {
+            f"{prefix}-{count}": "0"
+            for prefix in ("executions", "schedules")
+            for count in ("TOTAL_FORMS", "INITIAL_FORMS")
+        }
         form = {"name": name, "config": str(deployment.config_id), "timeout_seconds": ""}
         response = client.post(url, {**form, **management})
         assert response.status_code == 302, response.context["adminform"].form.errors

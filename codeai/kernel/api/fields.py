@@ -52,3 +52,14 @@ class UUIDRelatedField(serializers.RelatedField):
 
     def to_representation(self, value: Any) -> str:
         return str(value.pk)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """JSON ``true`` or ``false`` only: ``"yes"``, ``1`` and ``"true"`` are a 400."""
+
+    default_error_messages = {"not_a_boolean": "Must be true or false."}
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("not_a_boolean")
+        return data
