@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 from celery import Celery
@@ -44,7 +45,9 @@ def _main_process_slot(sender: object, **_kwargs: object) -> None:
         settings.CODEAI, concurrency + 1, f"{concurrency} pool processes and the main one"
     )
     if problem:
-        raise conf.ConfigError([problem])
+        # Celery logs and ignores a receiver's exception; `codeai worker start` refused
+        # already, a bare `celery worker` goes on with one connection per process.
+        logging.getLogger(__name__).error("%s", problem)
     os.environ[conf.POOL_SLOT_VARIABLE] = f"{concurrency}/{concurrency + 1}"
 
 
