@@ -90,6 +90,14 @@ def on_starting(server: Any) -> None:
     _metrics_on_starting(server)
 
 
+def on_reload(server: Any) -> None:
+    """A HUP cannot refuse to reload: more workers than connections is logged as an error
+    (each of them still opens one connection)."""
+    problem = conf.instance_processes_problem(_settings, server.cfg.workers, "gunicorn workers")
+    if problem:
+        server.log.error("configuration error: %s", problem)
+
+
 def pre_fork(server: Any, worker: Any) -> None:
     """Give the worker about to start a slot of the instance's connection budget: the lowest
     one that none of the newest ``n - 1`` workers holds (after a HUP the oldest, replaced ones
