@@ -150,9 +150,12 @@ if USE_POSTGRES:
                     "max_idle_conns": CODEAI["CODEAI_DB_MAX_IDLE_CONNS"],
                     "max_lifetime": CODEAI["CODEAI_DB_CONN_MAX_LIFETIME"],
                     "max_idle": conf.CONN_MAX_IDLE_TIME,
-                    # How long a query waits for one of its process's connections before
-                    # the request fails with 503 (PostgreSQL away, or the share all busy).
+                    # How long a query waits for a new connection before the request fails
+                    # with 503 (PostgreSQL slow or away: answer soon) ...
                     "timeout": 3.0,
+                    # ... and for one of its process's busy connections when the whole share
+                    # is open and in use: the time the guide gives a response.
+                    "busy_timeout": CODEAI["CODEAI_WRITE_TIMEOUT"],
                 },
             },
         }

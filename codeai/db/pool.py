@@ -11,6 +11,8 @@ gets its share of the instance's two budgets (``codeai.kernel.conf.process_share
   connection is opened before it is needed, none is kept open for its own sake;
 * ``idle_limit`` is its share of CODEAI_DB_MAX_IDLE_CONNS: a connection coming back while
   ``idle_limit`` others are idle (and nobody waits) is closed;
+* a query that finds the whole share open and busy waits up to ``busy_timeout`` for one of
+  them, one that waits for a new connection only ``timeout``;
 * a sweep every ``sweep_interval`` seconds closes the idle connections older than
   ``max_lifetime`` (psycopg itself only checks a connection's age when it comes back) or idle
   for ``max_idle`` seconds or more. A busy connection past its lifetime is closed when it is
@@ -67,8 +69,9 @@ class _CloseStale(MaintenanceTask):
 class InstancePool(ConnectionPool[Connection[Any]]):
     """``ConnectionPool`` with an idle limit and idle connections closed by age and idleness."""
 
-    def __init__(self, *, idle_limit: int, **kwargs: Any) -> None:
+    def __init__(self, *, idle_limit: int, busy_timeout: float, **kwargs: Any) -> None:
         self.idle_limit = idle_limit
+        self.busy_timeout = busy_timeout
         super().__init__(min_size=0, **kwargs)
 
     @property
@@ -80,6 +83,13 @@ class InstancePool(ConnectionPool[Connection[Any]]):
         self.run_task(Schedule(self, _CloseStale(self), self.sweep_interval))
 
     def getconn(self, timeout: float | None = None) -> Connection[Any]:
+        """A connection; when the whole share is open and in use, wait up to
+        ``busy_timeout`` for one to come back (a busy instance is no failure), else up to
+        ``timeout`` for a new one (PostgreSQL slow or away: fail soon)."""
+        if timeout is None:
+            with self._lock:
+                busy = self._nconns >= self.max_size and not self._pool
+            timeout = self.busy_timeout if busy else self.timeout
         conn = super().getconn(timeout)
         _notify()
         return conn

@@ -4,6 +4,7 @@ for the pool itself)."""
 
 from __future__ import annotations
 
+import threading
 import time
 from types import SimpleNamespace
 
@@ -99,7 +100,7 @@ def pool(db):
     kwargs = connection.get_connection_params() | {"autocommit": True}
     made = InstancePool(
         kwargs=kwargs, open=True, max_size=3, idle_limit=1, max_lifetime=2.0, max_idle=60.0,
-        timeout=5.0, name="test-instance-pool",
+        timeout=5.0, busy_timeout=8.0, name="test-instance-pool",
     )  # fmt: skip
     yield made
     made.close()
@@ -136,3 +137,16 @@ def test_the_sweep_runs_a_tenth_of_the_shorter_bound_within_half_a_second_and_15
     assert sweep_interval(300.0, 60.0) == 6.0
     assert sweep_interval(2.0, 60.0) == 0.5
     assert sweep_interval(3600.0, 600.0) == 15.0
+
+
+def test_a_query_waits_longer_for_a_busy_share_than_for_a_new_connection(pool):
+    pool.timeout, pool.busy_timeout = 0.5, 3.0
+    held = [pool.getconn() for _ in range(3)]  # the whole share, open and in use
+    started = time.monotonic()
+    returner = threading.Timer(1.5, pool.putconn, [held[0]])
+    returner.start()
+    conn = pool.getconn()  # beyond the 0.5 s of a new connection: the returned one
+    assert 1.2 < time.monotonic() - started < 3.0
+    assert conn is held[0]
+    for other in [conn, *held[1:]]:
+        pool.putconn(other)

@@ -3,7 +3,8 @@ sized for this process's share of the instance (see ``codeai.db.pool``).
 
 ``OPTIONS["pool"]`` holds the instance's figures, as the settings read them:
 ``max_open_conns`` and ``max_idle_conns`` (the whole instance), ``max_lifetime``, ``max_idle``
-(seconds) and ``timeout`` (how long a query waits for one of the process's connections).
+(seconds), ``timeout`` (how long a query waits for a new connection) and ``busy_timeout``
+(how long it waits for one of the process's busy connections to come back).
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
                 max_lifetime=options["max_lifetime"],
                 max_idle=options["max_idle"],
                 timeout=options["timeout"],
+                busy_timeout=options["busy_timeout"],
             )
             # The first of several threads creating it at once wins (it is not opened yet).
             self._connection_pools.setdefault(self.alias, pool)
