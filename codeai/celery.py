@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import worker_init, worker_process_init
 from kombu.transport import TRANSPORT_ALIASES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "codeai.settings")
@@ -26,9 +27,40 @@ app.autodiscover_tasks()
 _inherited_pools: list[object] = []
 
 
+#
+# The worker is one instance: its main process (the consumer and the periodic-duty thread) and
+# its N pool processes share CODEAI_DB_MAX_OPEN_CONNS and CODEAI_DB_MAX_IDLE_CONNS. Pool
+# process i takes slot i of N + 1 and the main process slot N (codeai.db.pool); a replaced pool
+# process keeps its index, hence its slot.
+
+
+@worker_init.connect
+def _main_process_slot(sender: object, **_kwargs: object) -> None:
+    from django.conf import settings
+
+    from codeai.kernel import conf
+
+    concurrency = int(getattr(sender, "concurrency", 0) or 1)
+    problem = conf.instance_processes_problem(
+        settings.CODEAI, concurrency + 1, f"{concurrency} pool processes and the main one"
+    )
+    if problem:
+        # Celery logs and ignores a receiver's exception; `codeai worker start` refused
+        # already, a bare `celery worker` goes on with one connection per process.
+        logging.getLogger(__name__).error("%s", problem)
+    os.environ[conf.POOL_SLOT_VARIABLE] = f"{concurrency}/{concurrency + 1}"
+
+
 @worker_process_init.connect
 def _own_connection_pools(**_kwargs: object) -> None:
+    from billiard.process import current_process
     from django.db.backends.postgresql.base import DatabaseWrapper
+
+    from codeai.kernel import conf
 
     _inherited_pools.extend(DatabaseWrapper._connection_pools.values())
     DatabaseWrapper._connection_pools.clear()
+    _main_slot, processes = conf.pool_slot()
+    index = getattr(current_process(), "index", None)
+    if isinstance(index, int) and index < processes - 1:
+        os.environ[conf.POOL_SLOT_VARIABLE] = f"{index}/{processes}"

@@ -11,7 +11,9 @@ Every other verb runs a Django management command in this process.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+import socket
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -89,6 +91,19 @@ def celery_log_level() -> str:
     return settings.LOG_LEVEL
 
 
+def name_instance(kind: str) -> None:
+    """Name the instance this process becomes (the exec keeps the pid): PostgreSQL shows
+    ``codeai server host:pid`` as the application_name of each of its connections."""
+    from codeai.kernel import conf
+
+    os.environ.setdefault(conf.INSTANCE_VARIABLE, f"{kind} {socket.gethostname()}:{os.getpid()}")
+
+
+def refuse(problem: str) -> None:
+    print(f"configuration error: {problem}", file=sys.stderr)
+    sys.exit(1)
+
+
 # --- handlers --------------------------------------------------------------------------------
 
 
@@ -100,16 +115,18 @@ def generated_secret_key_warning() -> str | None:
     if settings.CODEAI["CODEAI_SECRET_KEY"] or not settings.USE_POSTGRES:
         return None
     return (
-        f"warning: CODEAI_SECRET_KEY is not set; using the key generated in {settings.DATA_DIR}."
+        f"CODEAI_SECRET_KEY is not set; using the key generated in {settings.DATA_DIR}."
         " Set CODEAI_SECRET_KEY or CODEAI_SECRET_KEY_FILE so every instance shares one key."
     )
 
 
 def server_start(args: argparse.Namespace) -> None:
+    name_instance("server")
     setup_django()
     warning = generated_secret_key_warning()
     if warning:
-        print(warning, file=sys.stderr)
+        # Through the configured logging: JSON in JSON mode, hidden at CODEAI_LOG_LEVEL=error.
+        logging.getLogger("codeai.cli").warning("%s", warning)
     exec_program([sys.executable, "-m", "gunicorn", "--config", str(GUNICORN_CONFIG)])
 
 
@@ -136,18 +153,37 @@ def server_migrate(args: argparse.Namespace) -> None:
         print(f"  {migration.app_label}.{migration.name}")
 
 
+def worker_concurrency(requested: int | None) -> int:
+    """Pool processes: as asked, else one per CPU (Celery's own default, os.cpu_count(),
+    ignores a container's CPU limit), leaving one of CODEAI_DB_MAX_OPEN_CONNS to the main
+    process; more processes than connections stop the start."""
+    from django.conf import settings
+
+    from codeai.kernel import conf
+
+    max_open = settings.CODEAI["CODEAI_DB_MAX_OPEN_CONNS"]
+    concurrency = requested or max(1, min(cpu_count(), max_open - 1))
+    problem = conf.instance_processes_problem(
+        settings.CODEAI, concurrency + 1, f"{concurrency} pool processes and the main one"
+    )
+    if problem:
+        refuse(problem)
+    return concurrency
+
+
 def worker_start(args: argparse.Namespace) -> None:
+    name_instance("worker")
     setup_django()
     argv = [sys.executable, "-m", "celery", "--app", "codeai", "worker"]
     argv += ["--queues", WORKER_QUEUES, "--loglevel", celery_log_level()]
-    # Celery's own default, os.cpu_count(), ignores a container's CPU limit.
-    argv += ["--concurrency", str(args.concurrency or cpu_count())]
+    argv += ["--concurrency", str(worker_concurrency(args.concurrency))]
     if args.beat:
         argv += ["--beat", "--schedule-filename", str(data_dir() / BEAT_SCHEDULE_FILE)]
     exec_program(argv)
 
 
 def worker_beat(args: argparse.Namespace) -> None:
+    name_instance("beat")
     setup_django()
     argv = [sys.executable, "-m", "celery", "--app", "codeai", "beat"]
     argv += ["--schedule", str(data_dir() / BEAT_SCHEDULE_FILE), "--loglevel", celery_log_level()]

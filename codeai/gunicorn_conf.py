@@ -16,6 +16,14 @@ write deadline (a request's whole budget under the guide is read + write):
 * ``CODEAI_IDLE_TIMEOUT`` -> ``keepalive``: how long a kept-alive connection may wait for its
   next request (default 60s). Keep-alive needs the threaded worker, hence ``gthread``.
 
+Connections: the instance (this master and all its workers) holds at most
+CODEAI_DB_MAX_OPEN_CONNS connections and keeps at most CODEAI_DB_MAX_IDLE_CONNS idle. ``pre_fork``
+tells each worker its slot ("i/n", in CODEAI_POOL_SLOT) and the worker's pool opens its share
+(``codeai.db.pool``); ``on_starting`` refuses more workers than connections (``--workers`` in
+GUNICORN_CMD_ARGS too). A HUP gives the new workers the slots of the old ones they replace;
+TTIN/TTOU change the count without resizing the running workers' shares, so use HUP (or a
+restart) with a new ``--workers`` instead.
+
 Slow clients: a gthread thread reads a request's header blocking, so a client that sends its
 header slowly holds one thread until it is done. Each process has ``THREADS_PER_WORKER``
 threads so that a dozen such clients landing on one process leave it threads for everyone
@@ -26,9 +34,12 @@ from __future__ import annotations
 
 import math
 import os
+import sys
+from typing import Any
 
 # Prometheus multiprocess folder and dead-worker cleanup (see codeai.gunicorn_hooks).
-from codeai.gunicorn_hooks import child_exit, on_exit, on_starting  # noqa: F401
+from codeai.gunicorn_hooks import child_exit, on_exit  # noqa: F401
+from codeai.gunicorn_hooks import on_starting as _metrics_on_starting
 from codeai.kernel import conf
 from codeai.kernel import logs as codeai_logging
 from codeai.kernel.cpus import cpu_count
@@ -53,7 +64,8 @@ _settings = conf.load()
 wsgi_app = "codeai.wsgi:application"
 proc_name = "codeai"
 bind = [bind_address(_settings["CODEAI_HOST"], _settings["CODEAI_PORT"])]
-workers = 2 * cpu_count() + 1
+# 2 x CPUs + 1, but never more processes than the instance's connections: each needs one.
+workers = min(2 * cpu_count() + 1, _settings["CODEAI_DB_MAX_OPEN_CONNS"])
 worker_class = "gthread"
 threads = THREADS_PER_WORKER
 timeout = math.ceil(_settings["CODEAI_READ_TIMEOUT"] + _settings["CODEAI_WRITE_TIMEOUT"])
@@ -67,3 +79,33 @@ logconfig_dict = codeai_logging.logging_config(
 )
 # Worker heartbeat files: RAM, never the (possibly read-only) image filesystem.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+
+
+def on_starting(server: Any) -> None:
+    """Refuse more worker processes than the instance's connections, then the metrics folder."""
+    problem = conf.instance_processes_problem(_settings, server.cfg.workers, "gunicorn workers")
+    if problem:
+        print(f"configuration error: {problem}", file=sys.stderr)
+        sys.exit(1)
+    _metrics_on_starting(server)
+
+
+def on_reload(server: Any) -> None:
+    """A HUP cannot refuse to reload: more workers than connections is logged as an error
+    (each of them still opens one connection)."""
+    problem = conf.instance_processes_problem(_settings, server.cfg.workers, "gunicorn workers")
+    if problem:
+        server.log.error("configuration error: %s", problem)
+
+
+def pre_fork(server: Any, worker: Any) -> None:
+    """Give the worker about to start a slot of the instance's connection budget: the lowest
+    one that none of the newest ``n - 1`` workers holds (after a HUP the oldest, replaced ones
+    still run for a moment; they leave as the new ones arrive)."""
+    processes = server.num_workers
+    by_age = sorted(server.WORKERS.values(), key=lambda other: other.age)
+    newest = by_age[max(0, len(by_age) - (processes - 1)) :]
+    taken = {getattr(other, "codeai_slot", None) for other in newest}
+    slot = next(index for index in range(processes) if index not in taken)
+    worker.codeai_slot = slot
+    os.environ[conf.POOL_SLOT_VARIABLE] = f"{slot}/{processes}"

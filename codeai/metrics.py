@@ -25,6 +25,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.signals import request_finished
 from django.db import DatabaseError, connection, connections
+from django.db.backends.postgresql.base import DatabaseWrapper as PostgresWrapper
 from django.db.backends.signals import connection_created
 from django.db.models import Count, Min, Q
 from django.http import HttpRequest, HttpResponse
@@ -48,6 +49,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
+from codeai.db import pool as db_pool
 from codeai.kernel import outbound  # noqa: F401 - registers the codeai_integration_* families
 
 logger = logging.getLogger(__name__)
@@ -183,23 +185,26 @@ for _wrapper in connections.all(initialized_only=True):  # opened before this mo
 
 
 def refresh_connection_gauges() -> None:
-    """Set this process's connection gauges: pool statistics, else the open connections."""
+    """Set this process's connection gauges: its pools' figures, else its open connections.
+    Summed (livesum) over the processes of an instance they are the instance's figures, within
+    CODEAI_DB_MAX_OPEN_CONNS and CODEAI_DB_MAX_IDLE_CONNS (codeai.db.pool). The pools call
+    this after every change, so a process that serves nothing still reports its truth."""
     active = idle = 0
-    pooled_aliases = set()
-    for alias in connections:
-        pool = getattr(type(connections[alias]), "_connection_pools", {}).get(alias)
-        if pool is not None:
-            stats = pool.get_stats()
-            idle += stats.get("pool_available", 0)
-            active += stats.get("pool_size", 0) - stats.get("pool_available", 0)
-            pooled_aliases.add(alias)
+    pools = dict(PostgresWrapper._connection_pools)
+    for pool in pools.values():
+        stats = pool.get_stats()
+        idle += stats.get("pool_available", 0)
+        active += stats.get("pool_size", 0) - stats.get("pool_available", 0)
     active += sum(
         1
         for wrapper in list(_open_wrappers)
-        if wrapper.alias not in pooled_aliases and wrapper.connection is not None
+        if wrapper.alias not in pools and wrapper.connection is not None
     )
     DB_CONNECTIONS_ACTIVE.set(active)
     DB_CONNECTIONS_IDLE.set(idle)
+
+
+db_pool.on_change(refresh_connection_gauges)
 
 
 def _after_request(**_: Any) -> None:

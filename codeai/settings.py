@@ -124,7 +124,9 @@ USE_POSTGRES = CODEAI.explicitly_set("CODEAI_DB_")
 if USE_POSTGRES:
     DATABASES = {
         "default": {
-            "ENGINE": "django_prometheus.db.backends.postgresql",
+            # Django's backend with django-prometheus' query metrics, its pool sized for this
+            # process's share of the instance's budget (codeai/db/).
+            "ENGINE": "codeai.db.postgresql",
             "HOST": CODEAI["CODEAI_DB_HOST"],
             "PORT": CODEAI["CODEAI_DB_PORT"],
             "NAME": CODEAI["CODEAI_DB_NAME"],
@@ -142,16 +144,20 @@ if USE_POSTGRES:
                 "sslmode": CODEAI["CODEAI_DB_SSLMODE"],
                 "connect_timeout": 3,
                 "prepare_threshold": None,
+                # "codeai server host:pid" for every connection of one instance.
+                "application_name": conf.application_name(),
+                # The instance's figures: each process opens its share (codeai.db.pool).
                 "pool": {
-                    "min_size": min(
-                        CODEAI["CODEAI_DB_MAX_IDLE_CONNS"], CODEAI["CODEAI_DB_MAX_OPEN_CONNS"]
-                    ),
-                    "max_size": CODEAI["CODEAI_DB_MAX_OPEN_CONNS"],
+                    "max_open_conns": CODEAI["CODEAI_DB_MAX_OPEN_CONNS"],
+                    "max_idle_conns": CODEAI["CODEAI_DB_MAX_IDLE_CONNS"],
                     "max_lifetime": CODEAI["CODEAI_DB_CONN_MAX_LIFETIME"],
-                    "max_idle": 60.0,
-                    # A process serves at most 16 threads, below max_size, so waiting
-                    # for a connection means PostgreSQL is away: answer 503 soon, not late.
+                    "max_idle": conf.CONN_MAX_IDLE_TIME,
+                    # How long a query waits for a new connection before the request fails
+                    # with 503 (PostgreSQL slow or away: answer soon) ...
                     "timeout": 3.0,
+                    # ... and for one of its process's busy connections when the whole share
+                    # is open and in use: the time the guide gives a response.
+                    "busy_timeout": CODEAI["CODEAI_WRITE_TIMEOUT"],
                 },
             },
         }

@@ -522,9 +522,9 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "CODEAI_LOG_LEVEL",
         "logging",
-        _choice("debug", "info", "warn", "error"),
+        _choice("debug", "info", "warn", "warning", "error"),
         "info",
-        "debug, info, warn or error",
+        "debug, info, warn (or warning) or error",
         ("logging", "level"),
     ),
     Option(
@@ -781,9 +781,37 @@ def load(
             )
             values[option.env] = None
         sources[option.env] = source
+    _generic_broker_url(environ, values, sources, problems)
     if problems:
         raise ConfigError(problems)
     return Settings(values, sources)
+
+
+# Celery reads this variable itself, before any setting (celery.app.utils.Settings.broker_url).
+GENERIC_BROKER_VARIABLE = "CELERY_BROKER_URL"
+
+
+def _generic_broker_url(
+    environ: Mapping[str, str],
+    values: dict[str, Any],
+    sources: dict[str, str],
+    problems: list[str],
+) -> None:
+    """CODEAI_CELERY_BROKER_URL wins; a generic CELERY_BROKER_URL stands in when it is unset
+    and stops start-up when it names another broker (Celery would silently use it)."""
+    generic = environ.get(GENERIC_BROKER_VARIABLE, "").strip()
+    if not generic:
+        return
+    own = values.get("CODEAI_CELERY_BROKER_URL")
+    if own is None and sources.get("CODEAI_CELERY_BROKER_URL") == "default":
+        values["CODEAI_CELERY_BROKER_URL"] = generic
+        sources["CODEAI_CELERY_BROKER_URL"] = f"env:{GENERIC_BROKER_VARIABLE}"
+    elif own is not None and own != generic:
+        problems.append(
+            f"{GENERIC_BROKER_VARIABLE} and CODEAI_CELERY_BROKER_URL "
+            f"({sources['CODEAI_CELERY_BROKER_URL']}) name different brokers: set only "
+            f"CODEAI_CELERY_BROKER_URL, or both to the same URL"
+        )
 
 
 MIN_JWT_SECRET_BYTES = 32
@@ -841,6 +869,65 @@ def _raw_value(
         if found is not None:
             return _yaml_text(found), f"yaml:{path}"
     return option.default, "default"
+
+
+# --- Connection pools per instance ----------------------------------------------------------
+# One instance is one ``codeai server start`` (gunicorn's master and all its worker processes)
+# or one ``codeai worker start`` (Celery's main process and its whole pool). Its processes
+# share CODEAI_DB_MAX_OPEN_CONNS and CODEAI_DB_MAX_IDLE_CONNS: each process is told its slot
+# ("i/n": process i of n) in this variable by gunicorn's pre_fork hook or Celery's worker
+# signals (codeai/gunicorn_conf.py, codeai/celery.py) and opens at most its share.
+POOL_SLOT_VARIABLE = "CODEAI_POOL_SLOT"
+# "server host:pid" or "worker host:pid" (the pid of gunicorn's master, Celery's main process),
+# set by ``codeai server start`` / ``worker start``; PostgreSQL's application_name of every
+# connection of the instance, so pg_stat_activity shows each instance's connections.
+INSTANCE_VARIABLE = "CODEAI_INSTANCE"
+# The guide's db.SetConnMaxIdleTime(1 * time.Minute): an idle connection is closed after this.
+CONN_MAX_IDLE_TIME = 60.0
+# PostgreSQL keeps the first 63 bytes of an application_name.
+MAX_APPLICATION_NAME = 63
+
+
+def process_share(total: int, slot: int, processes: int) -> int:
+    """Process ``slot``'s part of an instance-wide ``total`` split over ``processes``: the
+    parts differ by at most one and add up to ``total`` exactly."""
+    base, extra = divmod(total, processes)
+    return base + (1 if slot < extra else 0)
+
+
+def pool_slot(environ: Mapping[str, str] | None = None) -> tuple[int, int]:
+    """This process's ``(slot, processes)`` within its instance; ``(0, 1)`` when no hook set
+    one (a management command, a test, a bare ``celery`` or ``gunicorn``: an instance alone)."""
+    environ = os.environ if environ is None else environ
+    text = environ.get(POOL_SLOT_VARIABLE, "").strip()
+    if not text:
+        return 0, 1
+    match = re.fullmatch(r"(\d+)/(\d+)", text)
+    if not match or not int(match.group(1)) < int(match.group(2)):
+        raise ConfigError([f"{POOL_SLOT_VARIABLE}={text!r} is not valid: expected i/n with i < n"])
+    return int(match.group(1)), int(match.group(2))
+
+
+def instance_processes_problem(loaded: Settings, processes: int, what: str) -> str | None:
+    """Each process of an instance needs one connection at least: more processes than
+    CODEAI_DB_MAX_OPEN_CONNS cannot all share it."""
+    max_open = loaded["CODEAI_DB_MAX_OPEN_CONNS"]
+    if processes <= max_open:
+        return None
+    return (
+        f"CODEAI_DB_MAX_OPEN_CONNS={max_open} is too low for {processes} processes ({what}): "
+        "every process of an instance needs at least one of its connections; raise it or "
+        "run fewer processes"
+    )
+
+
+def application_name(environ: Mapping[str, str] | None = None) -> str:
+    """PostgreSQL's application_name for this process's connections: ``codeai`` plus the
+    instance (``codeai server web-1:4242``) when the ``codeai`` command started one."""
+    environ = os.environ if environ is None else environ
+    instance = environ.get(INSTANCE_VARIABLE, "").strip()
+    name = f"codeai {instance}" if instance else "codeai"
+    return name.encode("utf-8")[:MAX_APPLICATION_NAME].decode("utf-8", "ignore")
 
 
 def build_info(environ: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -64,6 +65,36 @@ def _configure_worker_logging(**_: Any) -> None:
     from django.conf import settings
 
     logging.config.dictConfig(settings.LOGGING)
+    if settings.CODEAI["CODEAI_LOG_FORMAT"] == "json":
+        celery_console_as_json()
+
+
+CELERY_WORKER_LOGGER = "celery.apps.worker"
+
+
+def celery_console_as_json() -> None:
+    """Celery's worker prints its banner (to stdout) and its shutdown notices (with
+    ``os.write``, from signal handlers) past logging: in JSON mode both become records of
+    ``celery.apps.worker``, so every line the worker writes is one JSON object."""
+    from celery.apps import worker as celery_worker
+
+    console = logging.getLogger(CELERY_WORKER_LOGGER)
+    formatter = JSONFormatter()
+
+    def say(message: str, _stream: Any = None) -> None:
+        # Called from signal handlers, as Celery's own: one os.write, no handler lock.
+        if console.isEnabledFor(logging.INFO):
+            record = console.makeRecord(
+                CELERY_WORKER_LOGGER, logging.INFO, __file__, 0, message.strip(), (), None
+            )
+            os.write(2, (formatter.format(record) + "\n").encode())
+
+    def emit_banner(worker: Any) -> None:
+        banner = worker.startup_info(artlines=False) + (worker.extra_info() or "")
+        console.info("%s", banner.strip())
+
+    celery_worker.safe_say = say
+    celery_worker.Worker.emit_banner = emit_banner
 
 
 @before_task_publish.connect(dispatch_uid="codeai.kernel.logs.publish")
@@ -195,14 +226,18 @@ class TextFormatter(logging.Formatter):
 
 
 def python_level(codeai_level: str) -> str:
-    """CODEAI_LOG_LEVEL (debug, info, warn, error) as the name Python's logging knows."""
-    return "WARNING" if codeai_level == "warn" else codeai_level.upper()
+    """CODEAI_LOG_LEVEL (debug, info, warn or warning, error) as Python's logging names it."""
+    return "WARNING" if codeai_level in ("warn", "warning") else codeai_level.upper()
 
 
 def logging_config(log_format: str, level: str) -> dict[str, Any]:
     """The ``dictConfig`` for Django (``LOGGING``), Celery workers and gunicorn's own loggers
-    (gunicorn's ``logconfig_dict``): everything through one console handler and format."""
+    (gunicorn's ``logconfig_dict``): everything through one console handler and format.
+    The handler itself drops records below ``level``, so no logger (one set to a lower level
+    of its own, a library's) gets a warning past CODEAI_LOG_LEVEL=error."""
     console = {"handlers": ["console"], "level": level, "propagate": False}
+    # SQL statements are DEBUG records: never logged, whatever the level.
+    sql_level = "INFO" if logging.getLevelName(level) < logging.INFO else level
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -213,12 +248,16 @@ def logging_config(log_format: str, level: str) -> dict[str, Any]:
                 "class": "logging.StreamHandler",
                 "formatter": log_format,
                 "filters": ["request_id"],
+                "level": level,
             },
         },
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
-            "django.db.backends": {"level": "INFO"},
+            "django.db.backends": {"level": sql_level},
             "gunicorn.error": console,
             "gunicorn.access": console,
+            # billiard's pool messages ("Process ... exited with ..."): it turns propagation
+            # off, so without a handler of its own they would reach stderr unformatted.
+            "multiprocessing": console,
         },
     }

@@ -32,7 +32,7 @@ def manage(*args: str, env: dict[str, str] | None = None) -> subprocess.Complete
     [
         ("CODEAI_PORT", "abc", "an integer from 1 to 65535"),
         ("CODEAI_DB_SSLMODE", "maybe", "disable, require, verify-ca or verify-full"),
-        ("CODEAI_LOG_LEVEL", "loud", "debug, info, warn or error"),
+        ("CODEAI_LOG_LEVEL", "loud", "debug, info, warn (or warning) or error"),
         ("CODEAI_CACHE_TYPE", "disk", "memory or redis"),
     ],
 )

@@ -62,7 +62,7 @@ def test_durations_use_go_syntax(text, seconds):
         ("CODEAI_PORT", "abc", "an integer from 1 to 65535"),
         ("CODEAI_PORT", "70000", "an integer from 1 to 65535"),
         ("CODEAI_DB_SSLMODE", "maybe", "disable, require, verify-ca or verify-full"),
-        ("CODEAI_LOG_LEVEL", "loud", "debug, info, warn or error"),
+        ("CODEAI_LOG_LEVEL", "loud", "debug, info, warn (or warning) or error"),
         ("CODEAI_CACHE_TYPE", "disk", "memory or redis"),
         ("CODEAI_LOG_FORMAT", "xml", "json or text"),
         ("CODEAI_METRICS_ENABLED", "perhaps", "true or false"),

@@ -67,16 +67,19 @@ def test_any_db_variable_switches_to_postgresql_with_the_guides_pool(tmp_path):
         CODEAI_DB_CONN_MAX_LIFETIME="3m",
         CODEAI_DB_SSLMODE="require",
     )
-    assert seen["engine"].endswith("postgresql")
+    assert seen["engine"] == "codeai.db.postgresql"  # Django's, pooled per instance
     assert seen["name"] == "codeai"
     assert seen["options"]["sslmode"] == "require"
-    assert seen["options"]["pool"]["max_size"] == 40
-    assert seen["options"]["pool"]["min_size"] == 7
+    # The instance's figures; each process opens its share of them (tests/codeai/test_pool.py).
+    assert seen["options"]["pool"]["max_open_conns"] == 40
+    assert seen["options"]["pool"]["max_idle_conns"] == 7
     assert seen["options"]["pool"]["max_lifetime"] == 180
+    assert seen["options"]["pool"]["max_idle"] == 60  # the guide's SetConnMaxIdleTime
+    assert seen["options"]["application_name"] == "codeai"
 
 
 def test_db_name_alone_also_means_postgresql(tmp_path):
-    assert effective(tmp_path, CODEAI_DB_NAME="other")["engine"].endswith("postgresql")
+    assert effective(tmp_path, CODEAI_DB_NAME="other")["engine"] == "codeai.db.postgresql"
 
 
 def test_redis_cache_type_uses_django_redis_and_the_next_database_as_broker(tmp_path):

@@ -104,7 +104,7 @@ def test_db_flags_override_the_environment(tmp_path):
             ["worker", "start"],
             {"CODEAI_LOG_LEVEL": "loud"},
             "configuration error: CODEAI_LOG_LEVEL='loud' (env) is not valid: "
-            "expected debug, info, warn or error",
+            "expected debug, info, warn (or warning) or error",
         ),
     ],
 )

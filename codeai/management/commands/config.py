@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from codeai.kernel import conf
@@ -31,14 +32,36 @@ class Command(BaseCommand):
         if options["action"] == "validate":
             self.stdout.write("configuration is valid")
             return
-        grouped = loaded.masked()
+        grouped: dict[str, dict[str, Any]] = loaded.masked()
+        in_use = database_in_use()
         if options["output"] == "json":
+            grouped["database"] = {"in_use": in_use, **grouped["database"]}
             self.stdout.write(json.dumps(grouped, indent=2, default=str))
             return
         for group, values in grouped.items():
             self.stdout.write(f"[{group}]")
+            if group == "database":
+                self.stdout.write(f"  in use: {describe(in_use)}")
             for env, value in values.items():
                 shown = "(none)" if value is None else value
                 if isinstance(shown, list):
                     shown = ",".join(shown)
                 self.stdout.write(f"  {env} = {shown}  ({loaded.sources[env]})")
+
+
+def database_in_use() -> dict[str, Any]:
+    """The database this process really uses (the settings decided it), not the variables'
+    defaults: SQLite on the embedded default, PostgreSQL once any CODEAI_DB_* is set."""
+    db = settings.DATABASES["default"]
+    if not settings.USE_POSTGRES:
+        return {"engine": "sqlite", "path": str(db["NAME"])}
+    return {"engine": "postgresql", "host": db["HOST"], "port": db["PORT"], "name": db["NAME"]}
+
+
+def describe(in_use: dict[str, Any]) -> str:
+    if in_use["engine"] == "sqlite":
+        return (
+            f"SQLite {in_use['path']} (the embedded default: no CODEAI_DB_* is set, so the "
+            "CODEAI_DB_* values below are not used)"
+        )
+    return f"PostgreSQL {in_use['host']}:{in_use['port']}/{in_use['name']}"

@@ -1,0 +1,1 @@
+"""Database plumbing: the PostgreSQL backend (``codeai.db.postgresql``) and its pool."""

@@ -1,0 +1,71 @@
+"""The PostgreSQL backend: django-prometheus' wrapper of Django's, its pool an ``InstancePool``
+sized for this process's share of the instance (see ``codeai.db.pool``).
+
+``OPTIONS["pool"]`` holds the instance's figures, as the settings read them:
+``max_open_conns`` and ``max_idle_conns`` (the whole instance), ``max_lifetime``, ``max_idle``
+(seconds), ``timeout`` (how long a query waits for a new connection) and ``busy_timeout``
+(how long it waits for one of the process's busy connections to come back).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db.backends.base.base import NO_DB_ALIAS
+from django_prometheus.db.backends.postgresql import base
+
+from codeai.db.pool import InstancePool
+from codeai.kernel import conf
+
+logger = logging.getLogger(__name__)
+
+
+def pool_sizes(max_open: int, max_idle: int, slot: int, processes: int) -> tuple[int, int]:
+    """``(max_size, idle_limit)`` of process ``slot`` of ``processes``: at least one
+    connection each (an instance of more processes than connections is refused at start)."""
+    size = conf.process_share(max_open, slot, processes)
+    if size < 1:
+        logger.warning(
+            "process %s of %s gets no share of CODEAI_DB_MAX_OPEN_CONNS=%s; it opens one",
+            slot + 1, processes, max_open,
+        )  # fmt: skip
+        size = 1
+    return size, min(size, conf.process_share(max_idle, slot, processes))
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    @property
+    def pool(self) -> InstancePool | None:
+        options = self.settings_dict["OPTIONS"].get("pool")
+        if self.alias == NO_DB_ALIAS or not options:
+            return None
+        if self.alias not in self._connection_pools:
+            if self.settings_dict.get("CONN_MAX_AGE", 0) != 0:
+                raise ImproperlyConfigured("Pooling doesn't support persistent connections.")
+            slot, processes = conf.pool_slot()
+            size, idle = pool_sizes(
+                options["max_open_conns"], options["max_idle_conns"], slot, processes
+            )
+            kwargs = self.get_connection_params()
+            kwargs["autocommit"] = True  # Django sets the connection's own mode later
+            pool = InstancePool(
+                kwargs=kwargs,
+                open=False,
+                configure=self._configure_connection,
+                check=(
+                    InstancePool.check_connection
+                    if self.settings_dict["CONN_HEALTH_CHECKS"]
+                    else None
+                ),
+                name=f"{self.alias}-{slot}/{processes}",
+                max_size=size,
+                idle_limit=idle,
+                max_lifetime=options["max_lifetime"],
+                max_idle=options["max_idle"],
+                timeout=options["timeout"],
+                busy_timeout=options["busy_timeout"],
+            )
+            # The first of several threads creating it at once wins (it is not opened yet).
+            self._connection_pools.setdefault(self.alias, pool)
+        return self._connection_pools[self.alias]
