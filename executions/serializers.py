@@ -30,6 +30,15 @@ class ExecutionSummarySerializer(serializers.ModelSerializer):
     triggered_by = serializers.CharField(
         source="triggered_by_name", read_only=True, help_text="Username of who started it."
     )
+    config_revision = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="The number of the config revision it ran."
+    )
+    relaunch_of = serializers.UUIDField(
+        source="relaunch_of_id",
+        read_only=True,
+        allow_null=True,
+        help_text="The execution this one relaunched.",
+    )
 
     class Meta:
         model = Execution
@@ -44,6 +53,8 @@ class ExecutionSummarySerializer(serializers.ModelSerializer):
             "completed_at",
             "duration_ms",
             "triggered_by",
+            "config_revision",
+            "relaunch_of",
         ]
         read_only_fields = fields
 
@@ -67,6 +78,8 @@ class ExecutionSerializer(ExecutionSummarySerializer):
             "completed_at",
             "duration_ms",
             "triggered_by",
+            "config_revision",
+            "relaunch_of",
         ]
         read_only_fields = fields
 
@@ -84,6 +97,13 @@ class ExecuteRequestSerializer(serializers.Serializer):
         default=dict,
         help_text="Predefined variables of the DSL program: name → string, number, "
         "boolean or list of those (checked by executions.services).",
+    )
+
+
+class RelaunchRequestSerializer(serializers.Serializer):
+    variables = serializers.DictField(
+        required=False,
+        help_text="Variables instead of the relaunched execution's (same shape as execute's).",
     )
 
 

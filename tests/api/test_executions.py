@@ -24,6 +24,8 @@ EXECUTION_KEYS = {
     "completed_at",
     "duration_ms",
     "triggered_by",
+    "config_revision",
+    "relaunch_of",
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -27,6 +28,8 @@ def api_objects(deployment, execution) -> dict[str, Any]:
         "deployment": deployment,
         "idle_deployment": deployment_create(name="idle"),
         "execution": execution,
+        # The path names revisions by number: the config's first one.
+        "revision": SimpleNamespace(pk=1),
     }
 
 

@@ -23,8 +23,15 @@ def test_schema_renders_with_no_warnings(tmp_path):
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "s.yaml"))
 
 
+# The schema's name of a path parameter that is not the object's id.
+PATH_PARAMETERS = {"{revision}": "{number}"}
+
+
 def _path_key(route_path: str) -> str:
-    segments = ["{id}" if part.startswith("{") else part for part in route_path.split("/")]
+    segments = [
+        PATH_PARAMETERS.get(part, "{id}") if part.startswith("{") else part
+        for part in route_path.split("/")
+    ]
     return "/".join(segments)
 
 
