@@ -43,17 +43,22 @@ def _save(deployment: Deployment, fields: frozenset[str] | None = None) -> Deplo
     return deployment
 
 
+def revision_problem(*, config: Config | None, number: int | None) -> str | None:
+    """Why a deployment of ``config`` cannot pin revision ``number``, or None."""
+    if number is None:
+        return None
+    if config is None:
+        return "a deployment without a config pins nothing"
+    if not ConfigRevision.objects.filter(config_id=config.pk, number=number).exists():
+        return f"config {config.name!r} has no revision {number}"
+    return None
+
+
 def _check_revision(deployment: Deployment) -> None:
     """A pinned revision must be one of the deployment's config's (a ValidationError, 400)."""
-    number = deployment.config_revision
-    if number is None:
-        return
-    if deployment.config_id is None:
-        raise ValidationError({"config_revision": ["a deployment without a config pins nothing"]})
-    if not ConfigRevision.objects.filter(config_id=deployment.config_id, number=number).exists():
-        raise ValidationError(
-            {"config_revision": [f"config {deployment.config.name!r} has no revision {number}"]}
-        )
+    problem = revision_problem(config=deployment.config, number=deployment.config_revision)
+    if problem:
+        raise ValidationError({"config_revision": [problem]})
 
 
 def deployment_create(
