@@ -12,9 +12,9 @@ from executions.models import Execution, ExecutionStatus
 from tests.executions.conftest import celery_worker, wait_finished, wait_for  # noqa: F401
 
 pytestmark = [
-    # The worker sees committed rows; the role groups of the data migration are put back.
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-    pytest.mark.usefixtures("celery_worker"),
+    # The worker sees committed rows: real commits, the role groups made again.
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("celery_worker", "role_groups"),
 ]
 
 ONE = 'var who = "nobody"\nexec { echo "one $who" }\n'
