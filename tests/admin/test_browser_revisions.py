@@ -11,14 +11,14 @@ from configs.services import config_create, config_update
 from deployments.models import Deployment
 from deployments.services import deployment_create
 from executions.models import Execution, ExecutionStatus
-from tests.admin.test_browser import (  # noqa: F401 - fixtures of the harness
-    browser,
-    log_in,
-    plain_static_files,
-    role_user,
-    shoot,
-)
+from tests.admin import test_browser as harness
 from tests.executions.conftest import celery_worker, wait_finished  # noqa: F401
+
+# The harness's fixtures, used here by name.
+browser = harness.browser
+plain_static_files = harness.plain_static_files
+shoot = harness.shoot
+log_in, role_user = harness.log_in, harness.role_user
 
 pytestmark = [
     pytest.mark.browser,
@@ -44,7 +44,8 @@ def test_diff_roll_back_and_relaunch(browser, live_server, shoot):
     # The config's history: two revisions; the diff of 1 -> 2 marks the changed lines.
     page.goto(f"{admin}/configs/config/{config.pk}/change/")
     history = page.locator(".codeai-history")
-    assert "revision 2" in history.inner_text() and "ada" in history.inner_text()
+    assert "revision 2" in history.inner_text()
+    assert "ada" in history.inner_text()
     page.click("text=diff with 1")
     page.wait_for_selector("#codeai-diff table.diff")
     assert page.locator("#codeai-diff .diff_add").count() >= 1

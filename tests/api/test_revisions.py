@@ -5,6 +5,8 @@ viewers (and, for pinning, editors) are refused."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from configs.models import Config
@@ -196,7 +198,7 @@ def test_queue_runs_one_at_a_time_in_order(editor):
     assert waiting.status == ExecutionStatus.QUEUED
     assert [run.status for run in runs] == [ExecutionStatus.SUCCEEDED] * 3
     assert [run.output for run in runs] == ["done 0\n", "done 1\n", "done 2\n"]
-    for before, after in zip(runs, runs[1:], strict=False):
+    for before, after in itertools.pairwise(runs):
         assert after.started_at >= before.completed_at, (before.completed_at, after.started_at)
 
 

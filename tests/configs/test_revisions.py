@@ -92,7 +92,7 @@ def test_concurrent_saves_of_one_config_get_distinct_numbers():
     def save(index: int) -> None:
         try:
             config_update(config=Config.objects.get(pk=config.pk), content=f"var x = {index}\n")
-        except BaseException as error:  # noqa: BLE001 - reported below
+        except BaseException as error:
             errors.append(error)
         finally:
             close_old_connections()
@@ -161,7 +161,8 @@ def test_diffs_mark_what_changed():
     assert "+exec { echo <two> }" in unified
     assert 'class="diff_chg"' in table or 'class="diff_add"' in table
     # difflib escapes the text (and marks the changed characters within the line).
-    assert "&lt;" in table and "&gt;" in table
+    assert "&lt;" in table
+    assert "&gt;" in table
     assert "<two>" not in table
 
 

@@ -139,9 +139,7 @@ def test_the_lost_task_duty_leaves_waiting_ones_and_counts_a_released_one_from_i
     services.execution_finish(execution_id=first.pk, status=ExecutionStatus.SUCCEEDED)
     assert released(second)
     assert services.execution_republish_lost() == (0, 0)  # released just now
-    Execution.objects.filter(pk=second.pk).update(
-        released_at=timezone.now() - timedelta(minutes=2)
-    )
+    Execution.objects.filter(pk=second.pk).update(released_at=timezone.now() - timedelta(minutes=2))
 
     assert services.execution_republish_lost() == (1, 0)  # its task was lost: again
     second.refresh_from_db()
