@@ -8,6 +8,8 @@ from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 
 from configs.models import Config, ConfigRevision
 
+MAX_REVISION_NUMBER = 2**31 - 1  # the column's range: a larger number names no revision
+
 
 def config_list() -> QuerySet[Config]:
     return Config.objects.order_by("-created_at")
@@ -35,7 +37,7 @@ def config_revision(*, config_id: object, number: object) -> ConfigRevision | No
         wanted = int(str(number))
     except ValueError:
         return None
-    if wanted < 1:
+    if not 1 <= wanted <= MAX_REVISION_NUMBER:
         return None
     return ConfigRevision.objects.filter(config_id=config_id, number=wanted).first()
 

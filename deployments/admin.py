@@ -18,7 +18,7 @@ from django.utils.html import format_html
 from codeai.kernel.admin_site import ServiceModelAdmin, status_badge
 from codeai.kernel.exceptions import CodeAIError
 from configs import selectors as config_selectors
-from deployments.models import Deployment
+from deployments.models import Concurrency, Deployment
 from deployments.services import (
     deployment_create,
     deployment_delete,
@@ -34,6 +34,16 @@ class DeploymentForm(forms.ModelForm):
     class Meta:
         model = Deployment
         fields = list(FORM_FIELDS)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A form posted without it (a script, an older page) keeps the default; a read-only
+        # page (viewers) has no fields.
+        if "concurrency" in self.fields:
+            self.fields["concurrency"].required = False
+
+    def clean_concurrency(self) -> str:
+        return self.cleaned_data.get("concurrency") or Concurrency.PARALLEL
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

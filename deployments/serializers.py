@@ -7,6 +7,7 @@ from rest_framework import serializers
 from codeai.kernel.api.fields import StrictCharField, StrictIntegerField, UUIDRelatedField
 from codeai.kernel.api.serializers import ResourceSerializer
 from configs.models import Config
+from configs.selectors import MAX_REVISION_NUMBER
 from deployments.models import Concurrency, Deployment
 
 
@@ -22,6 +23,7 @@ class DeploymentSerializer(ResourceSerializer):
     )
     config_revision = StrictIntegerField(
         min_value=1,
+        max_value=MAX_REVISION_NUMBER,
         required=False,
         allow_null=True,
         help_text="The revision of the config it runs: null follows the latest, a number "

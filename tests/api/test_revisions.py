@@ -91,7 +91,7 @@ def test_revisions_are_numbered_listed_newest_first_and_read_by_number(editor, v
     assert one.status_code == 200
     assert one.json()["content"] == ONE
     assert one.json()["is_valid"] is True
-    for missing in ("4", "0", "abc"):
+    for missing in ("4", "0", "abc", "99999999999999999999"):
         response = viewer.get(f"{url}revisions/{missing}/")
         assert response.status_code == 404
         assert response.json() == {"error": "revision not found"}
@@ -128,6 +128,7 @@ def test_an_unknown_or_mistyped_revision_is_400_and_only_admins_pin(admin, edito
 
     unknown = admin.patch(url, {"config_revision": 9}, format="json")
     as_text = admin.patch(url, {"config_revision": "1"}, format="json")
+    too_large = admin.patch(url, {"config_revision": 2**31}, format="json")
     bad_policy = admin.patch(url, {"concurrency": "sometimes"}, format="json")
     by_editor = editor.patch(url, {"config_revision": 1}, format="json")
     by_viewer = viewer.patch(url, {"config_revision": 1}, format="json")
@@ -141,6 +142,7 @@ def test_an_unknown_or_mistyped_revision_is_400_and_only_admins_pin(admin, edito
     assert unknown.json()["details"] == {"config_revision": ["config 'web' has no revision 9"]}
     assert as_text.status_code == 400
     assert as_text.json()["details"] == {"config_revision": ["Must be an integer."]}
+    assert too_large.status_code == 400
     assert bad_policy.status_code == 400
     assert (by_editor.status_code, by_viewer.status_code) == (403, 403)
     assert on_create.status_code == 400
