@@ -126,6 +126,40 @@ def unified_diff_html(lines: list[str]) -> str:
     )
 
 
+# The classes of each side's cell per kind of row (styled by codeai.css).
+SIDE_CLASSES = {
+    "equal": ("", ""),
+    "replace": ("diff_chg", "diff_chg"),
+    "delete": ("diff_sub", ""),
+    "insert": ("", "diff_add"),
+}
+
+
+def side_by_side_html(rows: list[selectors.DiffRow]) -> str:
+    """A side-by-side diff as a table: line numbers and text of each side, changed cells
+    marked (diff_sub removed, diff_add added, diff_chg changed)."""
+
+    def cells(row: selectors.DiffRow) -> str:
+        if row.kind == "gap":
+            return format_html('<tr class="diff-gap"><td colspan="4">⋯</td></tr>')
+        old_class, new_class = SIDE_CLASSES[row.kind]
+        return format_html(
+            '<tr><td class="diff_header">{}</td><td class="{}">{}</td>'
+            '<td class="diff_header">{}</td><td class="{}">{}</td></tr>',
+            row.old_number or "",
+            old_class,
+            row.old_line if row.old_line is not None else "",
+            row.new_number or "",
+            new_class,
+            row.new_line if row.new_line is not None else "",
+        )
+
+    return format_html(
+        '<table class="diff"><tbody>{}</tbody></table>',
+        mark_safe("".join(cells(row) for row in rows)),  # each row escaped by format_html
+    )
+
+
 class ValidityFilter(admin.SimpleListFilter):
     title = "validity"
     parameter_name = "valid"
@@ -367,8 +401,7 @@ class ConfigAdmin(ServiceModelAdmin):
         if unified:
             diff = unified_diff_html(selectors.revision_unified_diff(old, new))
         else:
-            # difflib.HtmlDiff escapes the texts itself.
-            diff = mark_safe(selectors.revision_side_by_side_diff(old, new))
+            diff = side_by_side_html(selectors.revision_side_by_side_diff(old, new))
         return self._page(
             request,
             config,

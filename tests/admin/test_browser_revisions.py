@@ -48,13 +48,13 @@ def test_diff_roll_back_and_relaunch(browser, live_server, shoot):
     assert "ada" in history.inner_text()
     page.click("text=diff with 1")
     page.wait_for_selector("#codeai-diff table.diff")
-    assert page.locator("#codeai-diff .diff_add").count() >= 1
-    added = " ".join(page.locator("#codeai-diff .diff_add").all_inner_texts())
-    assert "extra" in added
-    colour = page.eval_on_selector(
-        "#codeai-diff .diff_add", "(e) => getComputedStyle(e).backgroundColor"
-    )
-    assert colour not in ("rgba(0, 0, 0, 0)", "transparent")  # highlighted by the CSS
+    changed = page.locator("#codeai-diff .diff_add, #codeai-diff .diff_chg")
+    assert "var extra = 1" in " ".join(changed.all_inner_texts())
+    for marked in (".diff_add", ".diff_chg"):
+        colour = page.eval_on_selector(
+            f"#codeai-diff {marked}", "(e) => getComputedStyle(e).backgroundColor"
+        )
+        assert colour not in ("rgba(0, 0, 0, 0)", "transparent")  # highlighted by the CSS
     shoot(page, "revisions-01-diff")
     # Unified, chosen in the form.
     page.select_option("#codeai-diff-view", "unified")
