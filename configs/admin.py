@@ -1,6 +1,7 @@
 """Configs in the admin: a monospace editor with line numbers, problems pointed out by line
-and column with the offending line, the syntax tree read-only. Saving, checking and
-deleting go through ``configs.services`` like the API."""
+and column with the offending line, the syntax tree read-only, the history of revisions with
+a highlighted diff between any two and "Restore this revision". Saving, checking, restoring
+and deleting go through ``configs.services`` like the API."""
 
 from __future__ import annotations
 
@@ -9,18 +10,31 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+    JsonResponse,
+)
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from codeai import dsl
 from codeai.kernel.admin_site import LeanChangeList, ServiceModelAdmin, status_badge
-from configs.models import Config
+from codeai.kernel.exceptions import CodeAIError
+from configs import selectors
+from configs.models import Config, ConfigRevision
 from configs.services import (
     config_check,
     config_create,
     config_delete,
+    config_revision_restore,
     config_size_problem,
     config_update,
 )
@@ -89,6 +103,63 @@ def problems_summary(problems: list[dict[str, Any]]) -> str:
     )
 
 
+def revision_validity(revision: ConfigRevision) -> str:
+    if revision.is_valid:
+        return status_badge("valid", "valid")
+    count = len(revision.validation_errors)
+    return status_badge("invalid", f"{count} problem{'s' if count != 1 else ''}")
+
+
+def unified_diff_html(lines: list[str]) -> str:
+    """A unified diff's lines, each marked by what it is (added, removed, hunk, header)."""
+
+    def kind(line: str) -> str:
+        if line.startswith(("+++", "---")):
+            return "diff-header"
+        if line.startswith("@@"):
+            return "diff-hunk"
+        return {"+": "diff_add", "-": "diff_sub"}.get(line[:1], "diff-same")
+
+    return format_html(
+        '<pre class="codeai-unified-diff">{}</pre>',
+        format_html_join("", '<span class="{}">{}</span>', ((kind(x), x) for x in lines)),
+    )
+
+
+# The classes of each side's cell per kind of row (styled by codeai.css).
+SIDE_CLASSES = {
+    "equal": ("", ""),
+    "replace": ("diff_chg", "diff_chg"),
+    "delete": ("diff_sub", ""),
+    "insert": ("", "diff_add"),
+}
+
+
+def side_by_side_html(rows: list[selectors.DiffRow]) -> str:
+    """A side-by-side diff as a table: line numbers and text of each side, changed cells
+    marked (diff_sub removed, diff_add added, diff_chg changed)."""
+
+    def cells(row: selectors.DiffRow) -> str:
+        if row.kind == "gap":
+            return format_html('<tr class="diff-gap"><td colspan="4">⋯</td></tr>')
+        old_class, new_class = SIDE_CLASSES[row.kind]
+        return format_html(
+            '<tr><td class="diff_header">{}</td><td class="{}">{}</td>'
+            '<td class="diff_header">{}</td><td class="{}">{}</td></tr>',
+            row.old_number or "",
+            old_class,
+            row.old_line if row.old_line is not None else "",
+            row.new_number or "",
+            new_class,
+            row.new_line if row.new_line is not None else "",
+        )
+
+    return format_html(
+        '<table class="diff"><tbody>{}</tbody></table>',
+        mark_safe("".join(cells(row) for row in rows)),  # each row escaped by format_html
+    )
+
+
 class ValidityFilter(admin.SimpleListFilter):
     title = "validity"
     parameter_name = "valid"
@@ -133,10 +204,11 @@ class ConfigAdmin(ServiceModelAdmin):
     search_fields = ["name", "content"]
     list_defer = ["content", "ast"]
     actions = ["validate"]
-    readonly_fields = ["problems", "syntax_tree", "id", "created_at", "updated_at"]
+    readonly_fields = ["problems", "history", "syntax_tree", "id", "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["name", "content"]}),
         ("Problems", {"fields": ["problems"]}),
+        ("History", {"fields": ["history"]}),
         ("Syntax tree", {"fields": ["syntax_tree"]}),
         ("Record", {"fields": ["id", "created_at", "updated_at"], "classes": ["collapse"]}),
     ]
@@ -154,7 +226,21 @@ class ConfigAdmin(ServiceModelAdmin):
             self.admin_site.admin_view(self.check_view),
             name="configs_config_check",
         )
-        return [check, *super().get_urls()]
+        info = self.opts.app_label, self.opts.model_name
+        views = [
+            ("diff/", self.diff_view, "diff"),
+            ("revisions/<int:number>/", self.revision_view, "revision"),
+            ("revisions/<int:number>/restore/", self.restore_view, "restore"),
+        ]
+        extra = [
+            path(
+                f"<path:object_id>/{suffix}",
+                self.admin_site.admin_view(view),
+                name="{}_{}_{}".format(*info, name),
+            )
+            for suffix, view, name in views
+        ]
+        return [check, *extra, *super().get_urls()]
 
     # --- columns and read-only fields ------------------------------------------------
 
@@ -171,6 +257,58 @@ class ConfigAdmin(ServiceModelAdmin):
             return status_badge("valid", "no problems")
         return problems_html(obj.content, obj.validation_errors)
 
+    @admin.display(description="revisions")
+    def history(self, obj: Config) -> str:
+        """Every revision, newest first: who saved it when, its validity, a link to it, and
+        its diff with the one before; a form compares any two."""
+        revisions = list(selectors.config_revisions(config_id=obj.pk))
+        if not revisions:
+            return "— (no revision yet: the next save of a changed text makes one)"
+        diff_url = reverse("admin:configs_config_diff", args=[obj.pk])
+
+        def row(revision: ConfigRevision) -> tuple:
+            url = reverse("admin:configs_config_revision", args=[obj.pk, revision.number])
+            previous = (
+                format_html(
+                    '<a href="{}?a={}&amp;b={}">diff with {}</a>',
+                    diff_url,
+                    revision.number - 1,
+                    revision.number,
+                    revision.number - 1,
+                )
+                if revision.number > 1
+                else ""
+            )
+            return (
+                url,
+                revision.number,
+                revision.created_at.strftime("%Y-%m-%d %H:%M:%S %Z"),
+                revision.created_by or "—",
+                revision_validity(revision),
+                previous,
+            )
+
+        rows = format_html_join(
+            "",
+            '<tr><td><a href="{}">revision {}</a></td><td>{}</td><td>{}</td><td>{}</td>'
+            "<td>{}</td></tr>",
+            (row(revision) for revision in revisions),
+        )
+        newest = revisions[0].number
+        compare = format_html(
+            '<p><a class="button" id="codeai-compare" href="{}?a={}&amp;b={}">Compare any two'
+            " revisions…</a></p>",
+            diff_url,
+            max(newest - 1, 1),
+            newest,
+        )
+        return format_html(
+            '<table class="codeai-history"><thead><tr><th>revision</th><th>saved</th><th>by</th>'
+            "<th>validity</th><th></th></tr></thead><tbody>{}</tbody></table>{}",
+            rows,
+            compare,
+        )
+
     @admin.display(description="syntax tree")
     def syntax_tree(self, obj: Config) -> str:
         if obj.ast is None:
@@ -186,9 +324,9 @@ class ConfigAdmin(ServiceModelAdmin):
     def save_model(self, request: HttpRequest, obj: Config, form: forms.Form, change: bool) -> None:
         fields = {name: form.cleaned_data[name] for name in ("name", "content")}
         if change:
-            saved = config_update(config=obj, **fields)
+            saved = config_update(config=obj, user=request.user, **fields)
         else:
-            saved = config_create(**fields)
+            saved = config_create(user=request.user, **fields)
             # The admin goes on with the instance it built (log entry, redirect): make it
             # the saved row.
             obj.__dict__.update(saved.__dict__)
@@ -215,6 +353,89 @@ class ConfigAdmin(ServiceModelAdmin):
 
     def delete_object(self, obj: Config) -> None:
         config_delete(config=obj)
+
+    # --- revisions: one, a diff between two, restoring one ------------------------------
+
+    def _revision_or_404(self, config: Config, number: Any) -> ConfigRevision:
+        revision = selectors.config_revision(config_id=config.pk, number=number)
+        if revision is None:
+            raise Http404(f"{config.name} has no revision {number}")
+        return revision
+
+    def _page(self, request: HttpRequest, config: Config, template: str, **context: Any) -> Any:
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": config,
+            "history_url": reverse("admin:configs_config_change", args=[config.pk]),
+            **context,
+        }
+        return TemplateResponse(request, f"admin/configs/config/{template}", context)
+
+    def revision_view(self, request: HttpRequest, object_id: str, number: int) -> HttpResponse:
+        config = self.object_or_404(request, object_id, allowed=self.has_view_permission(request))
+        revision = self._revision_or_404(config, number)
+        latest = selectors.config_latest_revision(config_id=config.pk)
+        return self._page(
+            request,
+            config,
+            "revision.html",
+            title=f"{config.name}: revision {revision.number}",
+            revision=revision,
+            validity=revision_validity(revision),
+            problems=problems_html(revision.content, revision.validation_errors)
+            if not revision.is_valid
+            else "",
+            is_latest=latest is not None and latest.number == revision.number,
+            can_restore=self.has_change_permission(request, config),
+            diff_url=reverse("admin:configs_config_diff", args=[config.pk]),
+            latest=latest,
+        )
+
+    def diff_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Revision ``?a=`` against revision ``?b=``: side by side, or ``&view=unified``."""
+        config = self.object_or_404(request, object_id, allowed=self.has_view_permission(request))
+        old = self._revision_or_404(config, request.GET.get("a", ""))
+        new = self._revision_or_404(config, request.GET.get("b", ""))
+        unified = request.GET.get("view") == "unified"
+        if unified:
+            diff = unified_diff_html(selectors.revision_unified_diff(old, new))
+        else:
+            diff = side_by_side_html(selectors.revision_side_by_side_diff(old, new))
+        return self._page(
+            request,
+            config,
+            "diff.html",
+            title=f"{config.name}: revision {old.number} → revision {new.number}",
+            old=old,
+            new=new,
+            diff=diff,
+            unified=unified,
+            same=old.content == new.content,
+            revisions=list(selectors.config_revisions(config_id=config.pk)),
+            diff_url=reverse("admin:configs_config_diff", args=[config.pk]),
+        )
+
+    def restore_view(self, request: HttpRequest, object_id: str, number: int) -> HttpResponse:
+        """ "Restore this revision": its text becomes the config's, as a new revision."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        config = self.object_or_404(request, object_id, allowed=self.has_change_permission(request))
+        before = selectors.config_latest_revision(config_id=config.pk)
+        try:
+            config_revision_restore(config=config, number=number, user=request.user)
+        except (CodeAIError, ValidationError) as error:
+            messages.error(request, f"Revision {number} was not restored: {error}")
+        else:
+            latest = selectors.config_latest_revision(config_id=config.pk)
+            if latest is None or (before is not None and latest.number == before.number):
+                messages.info(request, f"Revision {number} is the current text: nothing changed.")
+            else:
+                messages.success(
+                    request,
+                    f"Restored revision {number}: its text is now revision {latest.number}.",
+                )
+        return HttpResponseRedirect(reverse("admin:configs_config_change", args=[config.pk]))
 
     # --- checking ---------------------------------------------------------------------
 

@@ -33,3 +33,32 @@ class Config(models.Model):
     @property
     def is_valid(self) -> bool:
         return not self.validation_errors
+
+
+class ConfigRevision(models.Model):
+    """One text a config had: made by every save that changes the text, never changed after.
+    ``number`` counts 1, 2, 3 … per config."""
+
+    config = models.ForeignKey(Config, on_delete=models.CASCADE, related_name="revisions")
+    number = models.PositiveIntegerField()
+    content = models.TextField()
+    validation_errors = models.JSONField(
+        default=list, blank=True, help_text="Problems the save that made it found."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(
+        max_length=255, blank=True, help_text="Username of who saved it; empty when unknown."
+    )
+
+    class Meta:
+        ordering = ["config", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["config", "number"], name="config_revision_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"revision {self.number}"
+
+    @property
+    def is_valid(self) -> bool:
+        return not self.validation_errors

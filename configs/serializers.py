@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from codeai.kernel.api.fields import StrictCharField
 from codeai.kernel.api.serializers import ResourceSerializer
-from configs.models import Config
+from configs.models import Config, ConfigRevision
 
 
 class DiagnosticSerializer(serializers.Serializer):
@@ -69,3 +69,25 @@ class ValidateRequestSerializer(serializers.Serializer):
 class ValidationResultSerializer(serializers.Serializer):
     valid = serializers.BooleanField()
     errors = DiagnosticSerializer(many=True)
+
+
+class ConfigRevisionListSerializer(serializers.ModelSerializer):
+    """A revision in a list: without its ``content``."""
+
+    is_valid = serializers.BooleanField(read_only=True)
+    created_by = serializers.CharField(read_only=True, help_text="Username of who saved it.")
+
+    class Meta:
+        model = ConfigRevision
+        fields = ["number", "is_valid", "validation_errors", "created_at", "created_by"]
+        read_only_fields = fields
+
+
+class ConfigRevisionSerializer(ConfigRevisionListSerializer):
+    """An immutable revision of a config: the text a save gave it, and what the check found."""
+
+    validation_errors = DiagnosticSerializer(many=True, read_only=True)
+
+    class Meta(ConfigRevisionListSerializer.Meta):
+        fields = ["number", "content", "is_valid", "validation_errors", "created_at", "created_by"]
+        read_only_fields = fields

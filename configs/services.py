@@ -1,7 +1,9 @@
 """State changes of configs, shared by the API, the admin and commands.
 
 Every save parses and validates the DSL text: an invalid config is still stored, with its
-problems in ``validation_errors`` (operators save drafts and fix them later).
+problems in ``validation_errors`` (operators save drafts and fix them later). Every save that
+changes the text also adds an immutable revision (numbered 1, 2, 3 … per config); a rename or a
+save of the same text adds none.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from django.conf import settings
 from django.db import transaction
 
 from codeai import dsl
-from codeai.kernel.exceptions import Conflict, TooLarge
-from configs.models import Config
+from codeai.kernel.exceptions import Conflict, NotFound, TooLarge
+from configs.models import Config, ConfigRevision
 
 UPDATABLE_FIELDS = frozenset({"name", "content"})
 
@@ -56,15 +58,42 @@ def _apply_check(config: Config) -> None:
     config.ast, config.validation_errors = config_check(content=config.content)
 
 
-def config_create(*, name: str, content: str) -> Config:
+def _username(user: Any) -> str:
+    return getattr(user, "username", "") or ""
+
+
+def _add_revision_if_changed(config: Config, user: Any) -> ConfigRevision | None:
+    """A new revision with the config's text, unless its latest revision has that text.
+    Inside the caller's transaction, with the config's row locked: two saves of one config
+    take turns, so their numbers never collide."""
+    list(Config.objects.select_for_update().filter(pk=config.pk).values_list("pk"))
+    latest = (
+        ConfigRevision.objects.filter(config=config).order_by("-number").values("number", "content")
+    ).first()
+    if latest is not None and latest["content"] == config.content:
+        return None
+    return ConfigRevision.objects.create(
+        config=config,
+        number=(latest["number"] if latest else 0) + 1,
+        content=config.content,
+        validation_errors=config.validation_errors,
+        created_by=_username(user),
+    )
+
+
+def config_create(*, name: str, content: str, user: Any = None) -> Config:
+    """A new config and its revision 1."""
     config = Config(name=name, content=content)
     _apply_check(config)
     config.full_clean()
-    config.save()
+    with transaction.atomic():
+        config.save()
+        _add_revision_if_changed(config, user)
     return config
 
 
-def config_update(*, config: Config, **fields: Any) -> Config:
+def config_update(*, config: Config, user: Any = None, **fields: Any) -> Config:
+    """Change the name and/or the text; a changed text adds a revision (by ``user``)."""
     unknown = set(fields) - UPDATABLE_FIELDS
     if unknown:
         raise TypeError(f"config_update() got unknown fields: {', '.join(sorted(unknown))}")
@@ -73,9 +102,21 @@ def config_update(*, config: Config, **fields: Any) -> Config:
     # Always re-checked: the stored verdict then follows the DSL library's current rules.
     _apply_check(config)
     config.full_clean()
-    # Only what this change owns: the fields given, and what the check derives from them.
-    config.save(update_fields=[*sorted(fields), "ast", "validation_errors", "updated_at"])
+    with transaction.atomic():
+        # Only what this change owns: the fields given, and what the check derives from them.
+        config.save(update_fields=[*sorted(fields), "ast", "validation_errors", "updated_at"])
+        if "content" in fields:
+            _add_revision_if_changed(config, user)
     return config
+
+
+def config_revision_restore(*, config: Config, number: int, user: Any = None) -> Config:
+    """Make an old revision's text the config's text again: a new revision with it (none when
+    it is the latest text already). NotFound for an unknown number."""
+    revision = ConfigRevision.objects.filter(config=config, number=number).only("content").first()
+    if revision is None:
+        raise NotFound("revision not found")
+    return config_update(config=config, user=user, content=revision.content)
 
 
 def config_delete(*, config: Config) -> None:

@@ -4,20 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from codeai.kernel.api.permissions import IsEditor
-from codeai.kernel.api.schema import BODY_ERRORS, error_responses, resource_schema
+from codeai.kernel.api.schema import (
+    BODY_ERRORS,
+    error_responses,
+    list_responses,
+    resource_schema,
+)
 from codeai.kernel.api.viewsets import ModelResourceViewSet, optional_body
+from codeai.kernel.exceptions import NotFound
 from configs import selectors, services
 from configs.filters import ConfigFilter
 from configs.models import Config
 from configs.serializers import (
     ConfigListSerializer,
+    ConfigRevisionListSerializer,
+    ConfigRevisionSerializer,
     ConfigSerializer,
     ValidateRequestSerializer,
     ValidationResultSerializer,
@@ -66,11 +75,13 @@ class ConfigViewSet(ModelResourceViewSet):
         return selectors.config_list()
 
     def perform_create(self, serializer: BaseSerializer) -> None:
-        serializer.instance = services.config_create(**serializer.validated_data)
+        serializer.instance = services.config_create(
+            user=self.request.user, **serializer.validated_data
+        )
 
     def perform_update(self, serializer: BaseSerializer) -> None:
         serializer.instance = services.config_update(
-            config=serializer.instance, **serializer.validated_data
+            config=serializer.instance, user=self.request.user, **serializer.validated_data
         )
 
     def perform_destroy(self, instance: Config) -> None:
@@ -113,3 +124,39 @@ class ConfigViewSet(ModelResourceViewSet):
         body = ValidateRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         return self._validation_result(body.validated_data["content"])
+
+    @extend_schema(
+        summary="The config's revisions, newest first (without their text)",
+        responses=list_responses(ConfigRevisionListSerializer, 404),
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        serializer_class=ConfigRevisionListSerializer,
+        filter_backends=[],
+    )
+    def revisions(self, request: Request, id: str) -> Response:
+        config = self.get_object(queryset=Config.objects.only("pk"))
+        page = self.paginate_queryset(selectors.config_revisions(config_id=config.pk))
+        return self.get_paginated_response(ConfigRevisionListSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="One revision of the config, with its text",
+        parameters=[OpenApiParameter("number", OpenApiTypes.INT, OpenApiParameter.PATH)],
+        responses={200: ConfigRevisionSerializer, **error_responses(404)},
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path=r"revisions/(?P<number>[^/.]+)",
+        url_name="revision",
+        serializer_class=ConfigRevisionSerializer,
+        filter_backends=[],
+        pagination_class=None,
+    )
+    def revision(self, request: Request, id: str, number: str) -> Response:
+        config = self.get_object(queryset=Config.objects.only("pk"))
+        revision = selectors.config_revision(config_id=config.pk, number=number)
+        if revision is None:
+            raise NotFound("revision not found")
+        return Response(ConfigRevisionSerializer(revision).data)

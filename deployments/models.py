@@ -15,6 +15,14 @@ class DeploymentStatus(models.TextChoices):
     COMPLETE = "complete", "Complete"
 
 
+class Concurrency(models.TextChoices):
+    """What a new execution does while another of the same deployment is queued or running."""
+
+    PARALLEL = "parallel", "Parallel: run alongside"
+    QUEUE = "queue", "Queue: one at a time, in order"
+    REFUSE = "refuse", "Refuse: answer 409"
+
+
 class Deployment(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=255, unique=True)
@@ -31,6 +39,18 @@ class Deployment(models.Model):
         default=DeploymentStatus.PENDING,
         db_index=True,
         editable=False,
+    )
+    config_revision = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="The config revision it runs; empty: the latest one.",
+    )
+    concurrency = models.CharField(
+        max_length=16,
+        choices=Concurrency.choices,
+        default=Concurrency.PARALLEL,
+        help_text="While one execution is queued or running, another one runs alongside "
+        "(parallel), waits its turn (queue) or is refused (refuse).",
     )
     timeout_seconds = models.PositiveIntegerField(
         null=True,

@@ -97,6 +97,8 @@ class ExecutionAdmin(ServiceModelAdmin):
             {
                 "fields": [
                     "deployment",
+                    "revision_link",
+                    "relaunch_link",
                     "status_badge",
                     "duration",
                     "trigger",
@@ -135,6 +137,8 @@ class ExecutionAdmin(ServiceModelAdmin):
         "duration",
         "started_by",
         "output_panel",
+        "revision_link",
+        "relaunch_link",
     ]
 
     class Media:
@@ -172,6 +176,7 @@ class ExecutionAdmin(ServiceModelAdmin):
             ("output/", self.output_view, "output"),
             ("output.txt", self.download_view, "download"),
             ("cancel/", self.cancel_view, "cancel"),
+            ("relaunch/", self.relaunch_view, "relaunch"),
         ]
         extra = [
             path(
@@ -191,6 +196,7 @@ class ExecutionAdmin(ServiceModelAdmin):
         context["can_cancel"] = bool(
             obj and obj.status in ExecutionStatus.active() and self.has_cancel_permission(request)
         )
+        context["can_relaunch"] = bool(obj and self.has_cancel_permission(request))
         return super().render_change_form(request, context, *args, obj=obj, **kwargs)
 
     # --- columns and fields ---------------------------------------------------------------
@@ -214,6 +220,25 @@ class ExecutionAdmin(ServiceModelAdmin):
     @admin.display(description="triggered by", ordering="triggered_by_name")
     def started_by(self, obj: Execution) -> str:
         return obj.triggered_by_name or "—"
+
+    @admin.display(description="config revision")
+    def revision_link(self, obj: Execution) -> str:
+        config_id = obj.deployment.config_id
+        if obj.config_revision is None:
+            return "— (the text it ran is under Run details)"
+        if config_id is None:
+            return f"revision {obj.config_revision}"
+        url = reverse("admin:configs_config_revision", args=[config_id, obj.config_revision])
+        return format_html(
+            '<a href="{}" id="codeai-revision-link">revision {}</a>', url, obj.config_revision
+        )
+
+    @admin.display(description="relaunch of")
+    def relaunch_link(self, obj: Execution) -> str:
+        if obj.relaunch_of_id is None:
+            return "—"
+        url = reverse("admin:executions_execution_change", args=[obj.relaunch_of_id])
+        return format_html('<a href="{}">execution {}</a>', url, str(obj.relaunch_of_id)[:8])
 
     @admin.display(description="output")
     def output_panel(self, obj: Execution) -> str:
@@ -273,6 +298,39 @@ class ExecutionAdmin(ServiceModelAdmin):
         return HttpResponseRedirect(
             reverse("admin:executions_execution_change", args=[execution.pk])
         )
+
+    def relaunch_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """ "Relaunch": the same deployment, revision and text, with the variables prefilled
+        (editable); on confirm the new execution, through the service."""
+        execution = self.object_or_404(
+            request, object_id, allowed=self.has_cancel_permission(request)
+        )
+        initial = {"variables": json.dumps(execution.variables, indent=2)}
+        form = ExecuteForm(request.POST if request.method == "POST" else None, initial=initial)
+        if form.is_bound and form.is_valid():
+            try:
+                relaunched = services.execution_relaunch(
+                    execution=execution,
+                    user=request.user,
+                    variables=form.cleaned_data["variables"],
+                )
+            except CodeAIError as error:
+                messages.error(request, str(error))
+            except ValidationError as error:
+                messages.error(request, "; ".join(error.messages))
+            else:
+                messages.success(request, f"Relaunched as execution {str(relaunched.pk)[:8]}.")
+                return HttpResponseRedirect(
+                    reverse("admin:executions_execution_change", args=[relaunched.pk])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Relaunch execution {str(execution.pk)[:8]} of {execution.deployment.name}",
+            "opts": self.opts,
+            "original": execution,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/executions/execution/relaunch.html", context)
 
     @admin.action(description="Cancel selected executions", permissions=["cancel"])
     def cancel(self, request: HttpRequest, queryset: QuerySet) -> None:

@@ -50,6 +50,22 @@ class Execution(models.Model):
         db_index=True,
     )
     config_snapshot = models.TextField(blank=True, help_text="The config text this run used.")
+    config_revision = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The number of the config revision it ran."
+    )
+    relaunch_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="relaunches",
+        help_text="The execution this one relaunched.",
+    )
+    released_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When a queue deployment published its task, its turn having come.",
+    )
     variables = models.JSONField(default=dict, blank=True)
     output = models.TextField(blank=True, default="")
     output_truncated = models.BooleanField(default=False)

@@ -30,6 +30,15 @@ class ExecutionSummarySerializer(serializers.ModelSerializer):
     triggered_by = serializers.CharField(
         source="triggered_by_name", read_only=True, help_text="Username of who started it."
     )
+    config_revision = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="The number of the config revision it ran."
+    )
+    relaunch_of = serializers.UUIDField(
+        source="relaunch_of_id",
+        read_only=True,
+        allow_null=True,
+        help_text="The execution this one relaunched.",
+    )
 
     class Meta:
         model = Execution
@@ -45,6 +54,8 @@ class ExecutionSummarySerializer(serializers.ModelSerializer):
             "duration_ms",
             "triggered_by",
             "trigger",
+            "config_revision",
+            "relaunch_of",
         ]
         read_only_fields = fields
 
@@ -69,6 +80,8 @@ class ExecutionSerializer(ExecutionSummarySerializer):
             "duration_ms",
             "triggered_by",
             "trigger",
+            "config_revision",
+            "relaunch_of",
         ]
         read_only_fields = fields
 
@@ -86,6 +99,13 @@ class ExecuteRequestSerializer(serializers.Serializer):
         default=dict,
         help_text="Predefined variables of the DSL program: name → string, number, "
         "boolean or list of those (checked by executions.services).",
+    )
+
+
+class RelaunchRequestSerializer(serializers.Serializer):
+    variables = serializers.DictField(
+        required=False,
+        help_text="Variables instead of the relaunched execution's (same shape as execute's).",
     )
 
 

@@ -22,14 +22,15 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Concat
+from django.db.models.functions import Coalesce, Concat
 from django.utils import timezone
 from kombu.exceptions import KombuError
 
 from codeai import dsl
-from codeai.kernel.exceptions import Conflict, ServiceUnavailable
+from codeai.kernel.exceptions import Conflict, NotFound, ServiceUnavailable
 from codeai.kernel.logs import get_request_id
-from deployments.models import Deployment, DeploymentStatus
+from configs import selectors as config_selectors
+from deployments.models import Concurrency, Deployment, DeploymentStatus
 from executions import runner, signals
 from executions.models import Execution, ExecutionStatus, ExecutionTrigger
 
@@ -54,6 +55,7 @@ class ClaimResult(enum.Enum):
     CLAIMED = "claimed"
     MISSING = "missing"  # not committed (yet): the publisher's transaction is still open
     TAKEN = "taken"  # already running, finished or cancelled: a second delivery
+    WAITING = "waiting"  # its queue deployment runs another first: released after that one
 
 
 def _username(user: Any) -> str:
@@ -102,7 +104,8 @@ def deployment_execute(
     variables: dict[str, Any] | None = None,
     trigger: str = ExecutionTrigger.API,
 ) -> Execution:
-    """Create a queued execution of the deployment's current config and enqueue its task.
+    """Create a queued execution of the deployment's revision (the pinned one, else the
+    latest) and enqueue its task, as the deployment's concurrency policy says.
 
     Normally the task is published inside the transaction that creates the row: if the
     broker is down the row is rolled back and ``ServiceUnavailable`` raised, so nothing
@@ -113,10 +116,31 @@ def deployment_execute(
     """
     variables = dict(variables or {})
     _check_variables(variables)
-    config = deployment.config
-    if config is None:
-        raise Conflict("deployment has no config")
-    result = dsl.check(config.content, filename=config.name, predeclared=tuple(variables))
+    content, revision = deployment_source(deployment)
+    return _start(
+        deployment=deployment,
+        user=user,
+        variables=variables,
+        content=content,
+        revision=revision,
+        trigger=trigger,
+    )
+
+
+def _start(
+    *,
+    deployment: Deployment,
+    user: Any,
+    variables: dict[str, Any],
+    content: str,
+    revision: int | None,
+    trigger: str,
+    relaunch_of: Execution | None = None,
+) -> Execution:
+    """Check the text, then insert the execution and publish its task (see
+    ``deployment_execute``), unless the deployment's concurrency makes it wait or refuses."""
+    filename = deployment.config.name if deployment.config else "<config>"
+    result = dsl.check(content, filename=filename, predeclared=tuple(variables))
     if not result.valid:
         first = result.diagnostics[0]
         more = f" (and {len(result.diagnostics) - 1} more)" if len(result.diagnostics) > 1 else ""
@@ -125,16 +149,22 @@ def deployment_execute(
     in_callers_transaction = transaction.get_connection().in_atomic_block
     try:
         with transaction.atomic():
+            admission = _admit(deployment)
             execution = Execution.objects.create(
                 deployment=deployment,
-                config_snapshot=config.content,
+                config_snapshot=content,
+                config_revision=revision,
+                relaunch_of=relaunch_of,
                 variables=variables,
                 trigger=trigger,
                 triggered_by=user if getattr(user, "pk", None) else None,
                 triggered_by_name=_username(user),
                 request_id=get_request_id() or "",
+                released_at=timezone.now() if admission is Admission.RELEASE else None,
             )
-            if in_callers_transaction:
+            if admission is Admission.WAIT:
+                pass  # published when the one ahead of it ends (_release_next)
+            elif in_callers_transaction:
                 transaction.on_commit(partial(_enqueue_or_fail, execution.pk))
             else:
                 _enqueue(execution.pk)
@@ -171,18 +201,30 @@ def _enqueue_or_fail(execution_id: Any) -> None:
         )
 
 
-def _move(*, execution_id: Any, status_from: str, where: dict | None = None, **changes) -> bool:
+def _move(
+    *,
+    execution_id: Any,
+    status_from: str,
+    where: dict | None = None,
+    condition: Q | None = None,
+    **changes,
+) -> bool:
     """The one way a status changes: a conditional update, and the deployment follows in
-    the same transaction. False when the row was not in ``status_from`` (any more)."""
+    the same transaction (and, in a queue deployment, the next execution is released).
+    False when the row was not in ``status_from`` (any more) or fails ``condition``."""
     with transaction.atomic():
         # Moves of one deployment's executions take turns: each decides the deployment's
         # status on what the ones before it committed (else one ending while another
         # starts could leave the deployment "complete" with a run going on).
         list(_deployment_of(execution_id).select_for_update().values_list("pk"))
         moved = Execution.objects.filter(pk=execution_id, status=status_from, **(where or {}))
+        if condition is not None:
+            moved = moved.filter(condition)
         if not moved.update(**changes):
             return False
         _deployment_follow(execution_id, changes["status"])
+        if changes["status"] in ExecutionStatus.terminal():
+            _release_next(execution_id)
         # Receivers (webhooks) hear of the move once it commits.
         signals.status_changed_on_commit(execution_id, changes["status"])
     return True
@@ -229,10 +271,13 @@ def execution_claim(*, execution_id: Any, worker: str, wait_for_commit: float = 
             worker=worker,
             started_at=now,
             heartbeat_at=now,
+            condition=_may_start(),
         ):
             return ClaimResult.CLAIMED
         status = Execution.objects.filter(pk=execution_id).values_list("status", flat=True).first()
         if status == ExecutionStatus.QUEUED:
+            if not Execution.objects.filter(pk=execution_id).filter(_may_start()).exists():
+                return ClaimResult.WAITING
             continue  # committed between the update and this read: claim it now
         if status is not None:
             return ClaimResult.TAKEN
@@ -317,17 +362,26 @@ def execution_republish_lost() -> tuple[int, int]:
     """Executions queued past the grace with none ahead of them active lost their task (a
     worker died holding it, the filesystem broker cannot redeliver): publish it once more,
     then fail the execution if that one is lost too. Returns (republished, failed).
+    An execution waiting its turn in a queue deployment has no task yet and is left alone;
+    one released by it counts as queued from its release.
 
     "None ahead active" tells a lost task from a backlog: queues are first in, first out,
     so while older executions are queued or running this one may just be waiting its turn.
     A second publish is harmless: only one delivery can claim the row.
     """
     limit = timezone.now() - timedelta(seconds=settings.EXEC_QUEUE_GRACE)
-    ahead_active = Execution.objects.filter(
-        status__in=ExecutionStatus.active(), created_at__lt=OuterRef("created_at")
+    # Queued since it was created, or since its queue deployment released it.
+    queued_since = Coalesce("released_at", "created_at")
+    ahead_active = (
+        Execution.objects.annotate(since=queued_since)
+        .filter(status__in=ExecutionStatus.active(), since__lt=OuterRef("since"))
+        .exclude(_waiting_turn())  # never published: it holds no worker
     )
-    stuck = Execution.objects.filter(status=ExecutionStatus.QUEUED, created_at__lt=limit).exclude(
-        Exists(ahead_active)
+    stuck = (
+        Execution.objects.annotate(since=queued_since)
+        .filter(status=ExecutionStatus.QUEUED, since__lt=limit)
+        .exclude(Exists(ahead_active))
+        .exclude(_waiting_turn() & Q(_turn_taken()))
     )
     republished = failed = 0
     for execution_id, republished_at in stuck.values_list("pk", "republished_at"):
@@ -377,6 +431,147 @@ def _deployment_follow(execution_id: Any, status: str) -> None:
     deployment.exclude(status=after).exclude(executions__status=ExecutionStatus.RUNNING).update(
         status=after, updated_at=now
     )
+
+
+# --- Revisions, concurrency and relaunch -------------------------------------------------
+
+
+def deployment_source(deployment: Deployment) -> tuple[str, int | None]:
+    """The text an execution of the deployment runs, and its revision number: the pinned
+    revision, else the config's text (with the number of its latest revision when that is
+    the same text). Conflict without a config, or when the pinned revision is gone."""
+    config = deployment.config
+    if config is None:
+        raise Conflict("deployment has no config")
+    if deployment.config_revision is None:
+        latest = config_selectors.config_latest_revision(config_id=config.pk)
+        same = latest is not None and latest.content == config.content
+        return config.content, latest.number if same and latest else None
+    pinned = config_selectors.config_revision(
+        config_id=config.pk, number=deployment.config_revision
+    )
+    if pinned is None:
+        raise Conflict(
+            f"config {config.name!r} has no revision {deployment.config_revision} "
+            "(the deployment is pinned to it)"
+        )
+    return pinned.content, pinned.number
+
+
+def execution_relaunch(
+    *, execution: Execution, user: Any, variables: dict[str, Any] | None = None
+) -> Execution:
+    """Run an execution again: the same deployment, config text and revision, and the same
+    variables unless ``variables`` gives others; the deployment's concurrency applies."""
+    variables = dict(execution.variables if variables is None else variables)
+    _check_variables(variables)
+    if not execution.config_snapshot:
+        raise Conflict("execution has no config text to run again")
+    return _start(
+        deployment=execution.deployment,
+        user=user,
+        variables=variables,
+        content=execution.config_snapshot,
+        revision=execution.config_revision,
+        trigger=ExecutionTrigger.RELAUNCH,
+        relaunch_of=execution,
+    )
+
+
+class Admission(enum.Enum):
+    PUBLISH = "publish"  # its task is published now
+    RELEASE = "release"  # a queue deployment's only active one: published now, released
+    WAIT = "wait"  # a queue deployment runs another: published when its turn comes
+
+
+def _admit(deployment: Deployment) -> Admission:
+    """In the transaction that creates an execution: lock the deployment's row (creations
+    and moves of its executions take turns) and apply its concurrency, read from the row."""
+    policy = (
+        Deployment.objects.select_for_update()
+        .filter(pk=deployment.pk)
+        .values_list("concurrency", flat=True)
+        .first()
+    )
+    if policy is None:
+        raise NotFound("deployment not found")
+    if policy == Concurrency.PARALLEL:
+        return Admission.PUBLISH
+    active = Execution.objects.filter(
+        deployment_id=deployment.pk, status__in=ExecutionStatus.active()
+    )
+    if policy == Concurrency.REFUSE:
+        busy = active.order_by("created_at").values_list("pk", "status").first()
+        if busy is not None:
+            raise Conflict(
+                f"deployment {deployment.name!r} runs one execution at a time "
+                f"(concurrency: refuse): execution {busy[0]} is {busy[1]}"
+            )
+        return Admission.PUBLISH
+    return Admission.WAIT if active.exists() else Admission.RELEASE
+
+
+def _turn_taken() -> Exists:
+    """Another execution of the same deployment runs, or is active and ahead of this one
+    (created before it)."""
+    return Exists(
+        Execution.objects.filter(
+            deployment_id=OuterRef("deployment_id"), status__in=ExecutionStatus.active()
+        )
+        .exclude(pk=OuterRef("pk"))
+        .filter(
+            Q(status=ExecutionStatus.RUNNING)
+            | Q(created_at__lt=OuterRef("created_at"))
+            | Q(created_at=OuterRef("created_at"), pk__lt=OuterRef("pk"))
+        )
+    )
+
+
+def _may_start() -> Q:
+    """The claim's condition: in a queue deployment only the first active execution starts,
+    and only while none of its executions runs."""
+    return ~Q(deployment__concurrency=Concurrency.QUEUE) | Q(~_turn_taken())
+
+
+def _waiting_turn() -> Q:
+    """Queued in a queue deployment and never released: no task of it was published."""
+    return Q(
+        status=ExecutionStatus.QUEUED,
+        deployment__concurrency=Concurrency.QUEUE,
+        released_at__isnull=True,
+    )
+
+
+def _release_next(execution_id: Any) -> None:
+    """After an execution of a queue deployment ended (in ``_move``'s transaction, the
+    deployment's row locked): once none of its executions runs, publish the first queued one
+    (after the commit). The conditional update of ``released_at`` lets one mover only
+    release it; no beat is involved, and the sweep ending a lost run releases the next too."""
+    deployment_id = (
+        _deployment_of(execution_id)
+        .filter(concurrency=Concurrency.QUEUE)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if deployment_id is None:
+        return
+    siblings = Execution.objects.filter(deployment_id=deployment_id)
+    if siblings.filter(status=ExecutionStatus.RUNNING).exists():
+        return
+    first = (
+        siblings.filter(status__in=ExecutionStatus.active())
+        .order_by("created_at", "pk")
+        .values_list("pk", "status", "released_at")
+        .first()
+    )
+    if first is None or first[1] != ExecutionStatus.QUEUED or first[2] is not None:
+        return
+    released = siblings.filter(
+        pk=first[0], status=ExecutionStatus.QUEUED, released_at__isnull=True
+    ).update(released_at=timezone.now())
+    if released:
+        logger.info("execution %s: its turn came; publishing it", first[0])
+        transaction.on_commit(partial(_enqueue_or_fail, first[0]))
 
 
 # --- Running a claimed execution ---------------------------------------------------------

@@ -33,6 +33,10 @@ def run_execution(self: Task, execution_id: str) -> None:
     )
     if claim is services.ClaimResult.MISSING:
         logger.warning("execution %s does not exist (rolled back?); task dropped", execution_id)
+    elif claim is services.ClaimResult.WAITING:
+        logger.info(
+            "execution %s waits its turn (concurrency: queue); delivery ignored", execution_id
+        )
     elif claim is services.ClaimResult.TAKEN:
         logger.info("execution %s already claimed or finished; delivery ignored", execution_id)
     else:

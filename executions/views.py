@@ -27,6 +27,7 @@ from executions.serializers import (
     ExecutionOutputSerializer,
     ExecutionSerializer,
     ExecutionSummarySerializer,
+    RelaunchRequestSerializer,
 )
 
 
@@ -50,7 +51,7 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Resourc
     search_fields = ["command", "triggered_by_name", "explanation"]
     ordering_fields = ["created_at", "started_at", "completed_at", "status"]
     ordering = ["-created_at"]
-    action_roles = {"cancel": IsEditor}
+    action_roles = {"cancel": IsEditor, "relaunch": IsEditor}
 
     def get_queryset(self) -> Any:
         if self.action == "list":
@@ -98,6 +99,39 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Resourc
         services.execution_cancel(execution=execution, user=request.user)
         execution.refresh_from_db()
         return Response(ExecutionSerializer(execution).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        summary="Run an execution again",
+        description="Answers 202 with the new execution (`relaunch_of` names this one): the "
+        "same deployment, config revision and text, and the same variables unless the body "
+        "gives others. The deployment's concurrency applies (`refuse`: 409).",
+        request=RelaunchRequestSerializer,
+        responses={
+            202: ExecutionSerializer,
+            **error_responses(
+                *BODY_ERRORS,
+                404,
+                409,
+                503,
+                e409="The deployment refuses a second execution, or the text is invalid.",
+            ),
+        },
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        filter_backends=[],
+        pagination_class=None,
+        serializer_class=RelaunchRequestSerializer,
+    )
+    def relaunch(self, request: Request, id: str) -> Response:
+        execution = self.get_object()
+        body = RelaunchRequestSerializer(data=optional_body(request))
+        body.is_valid(raise_exception=True)
+        relaunched = services.execution_relaunch(
+            execution=execution, user=request.user, variables=body.validated_data.get("variables")
+        )
+        return Response(ExecutionSerializer(relaunched).data, status=status.HTTP_202_ACCEPTED)
 
 
 @resource_schema(DeploymentSerializer, **deployment_views.SCHEMA)

@@ -111,3 +111,26 @@ def broker_host() -> tuple[str, int] | None:
 def pytest_configure(config: pytest.Config) -> None:
     # Hashing with PBKDF2 costs ~0.3 s a user; tests create many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def role_groups(transactional_db) -> None:
+    """The role groups (and their permissions) of the roles migration, made again for a test
+    with real commits, whose database the flush before it emptied."""
+    from importlib import import_module
+
+    from django.apps import apps
+    from django.contrib.auth.management import create_permissions
+    from django.contrib.auth.models import Group, Permission
+    from django.contrib.contenttypes.management import create_contenttypes
+
+    wanted = import_module("codeai.migrations.0002_roles").ROLE_PERMISSIONS
+    for app_config in apps.get_app_configs():
+        create_contenttypes(app_config, verbosity=0)
+        create_permissions(app_config, verbosity=0)
+    for role, permissions in wanted.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        for app_label, codename in permissions:
+            group.permissions.add(
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            )

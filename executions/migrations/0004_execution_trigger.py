@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("executions", "0002_execution_republished_at"),
+        ("executions", "0003_revisions"),
     ]
 
     operations = [

@@ -52,9 +52,10 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
     # Live server and worker see the same rows: real commits, and the role groups of the
-    # data migration put back afterwards for the tests that follow.
+    # data migration put back afterwards for the tests that follow (and made again before,
+    # when a test with real commits ran first and emptied them).
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
-    pytest.mark.usefixtures("celery_worker", "plain_static_files"),
+    pytest.mark.usefixtures("role_groups", "celery_worker", "plain_static_files"),
 ]
 
 

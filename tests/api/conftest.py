@@ -91,7 +91,9 @@ def make_execution(deployment: Deployment, status: str = ExecutionStatus.QUEUED,
 
 @pytest.fixture
 def execution(deployment: Deployment) -> Execution:
-    return make_execution(deployment, output="line one\nline two\n")
+    return make_execution(
+        deployment, output="line one\nline two\n", config_snapshot=VALID_CONTENT, config_revision=1
+    )
 
 
 def run_fresh(args: list[str], tmp_path: Path, **variables: str) -> subprocess.CompletedProcess:

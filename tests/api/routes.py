@@ -38,6 +38,8 @@ ROUTES = (
     Route("DELETE", "/api/v1/configs/{unused_config}/", EDITOR, 204),
     Route("POST", "/api/v1/configs/{config}/validate/", VIEWER, 200, {}),
     Route("POST", "/api/v1/configs/validate/", VIEWER, 200, {"content": VALID_CONTENT}),
+    Route("GET", "/api/v1/configs/{config}/revisions/", VIEWER, 200),
+    Route("GET", "/api/v1/configs/{config}/revisions/{revision}/", VIEWER, 200),
     Route("GET", "/api/v1/deployments/", VIEWER, 200),
     Route("POST", "/api/v1/deployments/", EDITOR, 201, {"name": "new-deployment"}),
     Route("GET", "/api/v1/deployments/{deployment}/", VIEWER, 200),
@@ -83,6 +85,7 @@ ROUTES = (
     Route("GET", "/api/v1/webhooks/{webhook}/deliveries/", ADMIN, 200),
     Route("POST", "/api/v1/webhooks/{webhook}/test/", ADMIN, 202),
     Route("POST", "/api/v1/webhooks/deliveries/{delivery}/retry/", ADMIN, 202),
+    Route("POST", "/api/v1/executions/{execution}/relaunch/", EDITOR, 202, {}),
 )
 
 DETAIL_ROUTES = tuple(route for route in ROUTES if "{" in route.path)

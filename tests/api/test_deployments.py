@@ -17,6 +17,8 @@ DEPLOYMENT_KEYS = {
     "id",
     "name",
     "config_id",
+    "config_revision",
+    "concurrency",
     "status",
     "created_at",
     "updated_at",

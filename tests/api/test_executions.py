@@ -25,6 +25,8 @@ EXECUTION_KEYS = {
     "duration_ms",
     "triggered_by",
     "trigger",
+    "config_revision",
+    "relaunch_of",
 }
 
 

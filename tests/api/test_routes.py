@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -43,6 +44,8 @@ def api_objects(deployment, execution) -> dict[str, Any]:
             webhook=webhook, event="webhook.test", completed_at=timezone.now()
         ),
         "schedule": schedule_create(deployment=deployment, cron_spec="0 2 * * *"),
+        # The path names revisions by number: the config's first one.
+        "revision": SimpleNamespace(pk=1),
     }
 
 

@@ -20,6 +20,17 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer only: ``"3"``, ``3.5`` and ``true`` are 400s."""
+
+    default_error_messages = {"not_an_integer": "Must be an integer."}
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("not_an_integer")
+        return super().to_internal_value(data)
+
+
 @extend_schema_field(OpenApiTypes.UUID)
 class UUIDRelatedField(serializers.RelatedField):
     """A related object by its UUID string; an unknown or malformed id is a 400."""
