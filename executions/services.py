@@ -31,7 +31,7 @@ from codeai import dsl
 from codeai.kernel.exceptions import Conflict, ServiceUnavailable
 from codeai.kernel.logs import get_request_id
 from deployments.models import Deployment, DeploymentStatus
-from executions import runner
+from executions import metrics, runner
 from executions.models import Execution, ExecutionStatus
 
 logger = logging.getLogger(__name__)
@@ -124,6 +124,7 @@ def deployment_execute(
                 triggered_by_name=_username(user),
                 request_id=get_request_id() or "",
             )
+            metrics.execution_created()
             if in_callers_transaction:
                 transaction.on_commit(partial(_enqueue_or_fail, execution.pk))
             else:
@@ -173,6 +174,7 @@ def _move(*, execution_id: Any, status_from: str, where: dict | None = None, **c
         if not moved.update(**changes):
             return False
         _deployment_follow(execution_id, changes["status"])
+        metrics.execution_moved(execution_id=execution_id, status=changes["status"])
     return True
 
 
@@ -457,6 +459,7 @@ class _Recorder:
     def step_finished(self, result: runner.CommandResult) -> None:
         self.steps[-1].update(exit_code=result.exit_code, duration_ms=result.duration_ms)
         self.steps_changed = True
+        metrics.step_finished(seconds=result.duration_ms / 1000)
 
 
 def _stopped_outcome(stop: _Stopped, *, timeout: float, recorder: _Recorder) -> Outcome:
@@ -541,20 +544,21 @@ def execution_run(*, execution_id: str) -> Outcome:
     the row does not stay running while this worker lives."""
     execution = Execution.objects.select_related("deployment").get(pk=execution_id)
     recorder = _Recorder(execution_id)
-    try:
-        outcome = _interpret(execution, recorder)
-    except Exception as error:
-        logger.exception("execution %s crashed", execution_id)
-        outcome = Outcome(
-            ExecutionStatus.FAILED,
-            None,
-            f"internal error ({type(error).__name__}); see the worker log",
+    with metrics.running(execution.deployment.name):
+        try:
+            outcome = _interpret(execution, recorder)
+        except Exception as error:
+            logger.exception("execution %s crashed", execution_id)
+            outcome = Outcome(
+                ExecutionStatus.FAILED,
+                None,
+                f"internal error ({type(error).__name__}); see the worker log",
+            )
+        execution_finish(
+            execution_id=execution_id,
+            status=outcome.status,
+            exit_code=outcome.exit_code,
+            explanation=outcome.explanation,
+            **recorder.progress(),
         )
-    execution_finish(
-        execution_id=execution_id,
-        status=outcome.status,
-        exit_code=outcome.exit_code,
-        explanation=outcome.explanation,
-        **recorder.progress(),
-    )
     return outcome

@@ -1,4 +1,5 @@
-"""The shipped alert rules, scrape configs and Grafana dashboard: valid, and fed by /metrics."""
+"""The shipped alert rules, scrape configs and Grafana dashboard: valid, and fed by the web's
+/metrics and the workers' endpoint together."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import pytest
 import yaml
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from prometheus_client import CollectorRegistry, generate_latest
 
+from codeai import worker_metrics
 from codeai.kernel import outbound
 from deployments.models import Deployment
 from executions.models import Execution, ExecutionStatus
@@ -129,10 +132,18 @@ def _real_traffic(client) -> None:
     outbound.record_integration_retry("rules-check")
 
 
-@pytest.mark.django_db
+def worker_page() -> str:
+    """What a worker's metrics endpoint answers (codeai.worker_metrics), in this process."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(worker_metrics.scrape_collector("rules-check pid 1"))
+    return generate_latest(registry).decode()
+
+
+@pytest.mark.django_db(transaction=True)  # the worker's scrape takes a lease in the database
 def test_every_metric_the_rules_and_dashboard_use_is_exposed(client):
     _real_traffic(client)
-    exposed = {name for name, _ in parse_samples(client.get("/metrics").content.decode())}
+    pages = (client.get("/metrics").content.decode(), worker_page())
+    exposed = {name for page in pages for name, _ in parse_samples(page)}
 
     used = {
         name
