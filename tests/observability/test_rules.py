@@ -16,7 +16,7 @@ from django.utils import timezone
 from prometheus_client import CollectorRegistry, generate_latest
 
 from codeai import worker_metrics
-from codeai.kernel import outbound
+from codeai.kernel import conf, outbound
 from deployments.models import Deployment
 from executions.models import Execution, ExecutionStatus
 from tests.conftest import missing
@@ -153,3 +153,36 @@ def test_every_metric_the_rules_and_dashboard_use_is_exposed(client):
     assert {"codeai_http_requests_total", "codeai_workflow_active_count"} <= used
     missing = {name for name in used - exposed if not FROM_ELSEWHERE.match(name)}
     assert not missing, f"used by rules or dashboard but not on /metrics: {sorted(missing)}"
+
+
+def test_kubernetes_and_compose_scrape_the_workers_on_their_metrics_port():
+    k8s = ROOT / "deploy" / "k8s"
+    worker = yaml.safe_load((k8s / "worker-deployment.yaml").read_text())["spec"]["template"]
+    annotations = worker["metadata"]["annotations"]
+    (option,) = (o for o in conf.OPTIONS if o.env == "CODEAI_WORKER_METRICS_PORT")
+    port = option.default
+    assert port == "9808"
+    assert annotations == {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": port,
+        "prometheus.io/path": "/metrics",
+    }
+    (container,) = worker["spec"]["containers"]
+    assert {"name": "metrics", "containerPort": 9808, "protocol": "TCP"} in container["ports"]
+    config = yaml.safe_load((k8s / "configmap.yaml").read_text())["data"]
+    assert config["CODEAI_WORKER_METRICS_PORT"] == port
+    assert config["CODEAI_HOST"] == "0.0.0.0"  # the worker's metrics listen on the pod IP
+    policies = {
+        policy["metadata"]["name"]: policy["spec"]
+        for policy in yaml.safe_load_all((k8s / "networkpolicy.yaml").read_text())
+    }
+    (rule,) = policies["codeai-worker"]["ingress"]
+    assert rule["ports"] == [{"port": "metrics"}]
+    assert rule["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    ]
+    static = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())["scrape_configs"][0]
+    targets = [t for group in static["static_configs"] for t in group["targets"]]
+    assert any(target.endswith(":9808") for target in targets)
+    compose = yaml.safe_load((ROOT / "deploy" / "docker-compose.yml").read_text())
+    assert compose["services"]["worker"]["expose"] == ["9808"]
