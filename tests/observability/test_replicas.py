@@ -5,6 +5,8 @@ three targets, the guide's workflow series equal the rows in the database."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import time
 import urllib.request
@@ -21,6 +23,7 @@ from configs.models import Config
 from deployments.models import Deployment
 from executions.models import Execution, ExecutionStatus
 from tests.deploy.support import CODEAI
+from tests.executions.conftest import sleeping
 from tests.observability.conftest import (
     ROOT,
     Samples,
@@ -245,3 +248,23 @@ def test_workflow_series_summed_over_every_target_equal_the_database(cluster: Cl
     assert all(
         ("codeai_workflow_queued_count", frozenset()) not in s for s in cluster.scrapes()[:2]
     )
+
+
+def test_a_pool_process_that_dies_leaves_its_counts_and_loses_its_live_gauge(cluster, token):
+    slow = deployment("exec { sleep 31 }\n")
+    started = cluster.worker.scrape()[(WORKFLOW, frozenset({("status", "running")}))]
+    execution_id = api(cluster.web[0], "POST", f"/api/v1/deployments/{slow.pk}/execute/", token)[
+        "id"
+    ]
+    wait_for(lambda: Execution.objects.filter(pk=execution_id, status="running").exists())
+    active = ("codeai_workflow_active_count", frozenset({("workflow_name", slow.name)}))
+    wait_for(lambda: cluster.worker.scrape().get(active) == 1)
+    child = int(Execution.objects.get(pk=execution_id).worker.rsplit(" pid ", 1)[1])
+    os.kill(child, signal.SIGKILL)  # the pool process running it dies (the OOM killer, say)
+
+    wait_for(lambda: cluster.worker.scrape().get(active) == 0)
+    samples = cluster.worker.scrape()
+    assert samples[(WORKFLOW, frozenset({("status", "running")}))] == started + 1  # kept
+    assert cluster.worker.process.poll() is None  # the worker replaced its pool process
+    for orphan in sleeping("31"):  # the step the dead process left behind
+        os.kill(orphan, signal.SIGKILL)
