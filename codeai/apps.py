@@ -10,8 +10,10 @@ class CodeAIConfig(AppConfig):
     verbose_name = "CodeAI"
 
     def ready(self) -> None:
-        # Every Django process (web, worker, shell) sends its tasks through this app.
-        from codeai import celery  # noqa: F401
+        # Every Django process (web, worker, shell) sends its tasks through this app, and
+        # measures its database queries from its first one on (codeai.metrics; a worker's
+        # pool processes too, forked before anything else would import it).
+        from codeai import celery, metrics  # noqa: F401
         from codeai.kernel import tokens
 
         tokens.connect()

@@ -15,8 +15,9 @@ from datetime import timedelta
 import pytest
 import requests
 from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -125,6 +126,22 @@ def test_database_query_and_error_metrics(client):
     assert sample(after, "codeai_db_connections_idle") is not None
 
 
+@pytest.mark.django_db(transaction=True)  # each turn closes the connection (back to the pool)
+def test_a_query_is_counted_once_however_often_its_pooled_connection_is_reused():
+    # django-prometheus's PostgreSQL backend wrapped a pooled connection's cursor factory
+    # again at every checkout: the same SELECT counted 1, 1, 2, 2... (why it is not used).
+    def selects() -> float:
+        value = REGISTRY.get_sample_value("codeai_db_queries_total", {"operation": "select"})
+        return value or 0.0
+
+    for _turn in range(6):
+        before = selects()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        assert selects() - before == 1
+        connection.close()
+
+
 def _moves(samples_before: Samples, samples_after: Samples, name: str, **labels: str) -> float:
     return value(samples_after, name, **labels) - value(samples_before, name, **labels)
 
@@ -181,7 +198,8 @@ def test_queue_gauges_come_from_the_one_lease_holder():
     assert 120 <= age < 180
     assert list(second.collect()) == []  # the lease is held: the other worker exports nothing
     assert len(list(first.collect())) == 2  # the holder keeps it by asking again
-    PeriodicDuty.objects.filter(name=QUEUE_LEASE).update(next_run_at=timezone.now())
+    lapsed = timezone.now() - timedelta(seconds=2)
+    PeriodicDuty.objects.filter(name=QUEUE_LEASE).update(next_run_at=lapsed)
     assert len(list(second.collect())) == 2  # lapsed (its holder stopped asking): taken over
     assert list(first.collect()) == []
 
