@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
-from celery.signals import worker_process_init, worker_ready, worker_shutdown
+from celery.signals import worker_process_init
 from kombu.transport import TRANSPORT_ALIASES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "codeai.settings")
@@ -32,18 +32,3 @@ def _own_connection_pools(**_kwargs: object) -> None:
 
     _inherited_pools.extend(DatabaseWrapper._connection_pools.values())
     DatabaseWrapper._connection_pools.clear()
-
-
-@worker_ready.connect
-def _serve_metrics(**_kwargs: object) -> None:
-    """The pool's metrics on CODEAI_WORKER_METRICS_PORT (codeai.worker_metrics)."""
-    from codeai import worker_metrics
-
-    worker_metrics.start()
-
-
-@worker_shutdown.connect
-def _stop_metrics(**_kwargs: object) -> None:
-    from codeai import worker_metrics
-
-    worker_metrics.stop()

@@ -22,6 +22,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from celery.signals import worker_ready, worker_shutdown
+
 logger = logging.getLogger(__name__)
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -113,8 +115,19 @@ def scrape_collector(holder: str) -> Any:
     return Scrape()
 
 
+@worker_ready.connect
+def _on_worker_ready(**_kwargs: object) -> None:
+    start()
+
+
+@worker_shutdown.connect
+def _on_worker_shutdown(**_kwargs: object) -> None:
+    stop()
+
+
 def start() -> None:
-    """Serve the pool's metrics (called in the worker's main process once it is ready)."""
+    """Serve the pool's metrics (in the worker's main process once it is ready; this module
+    is imported by ``CodeAIConfig.ready``, which connects it to Celery's signals)."""
     from django.conf import settings
     from prometheus_client import CollectorRegistry, start_http_server
 

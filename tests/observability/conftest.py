@@ -139,7 +139,7 @@ def start_server(
         stderr=log_path.open("w"),
     )  # fmt: skip
     server = Server(port, process, log_path, multiproc_dir)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # generous: the machine is shared and loaded
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"gunicorn exited: {server.logs()[-3000:]}")

@@ -126,6 +126,17 @@ def test_database_query_and_error_metrics(client):
     assert sample(after, "codeai_db_connections_idle") is not None
 
 
+def test_nothing_is_measured_twice(client, api):
+    """One metrics layer: requests and queries are the guide's codeai_* series only;
+    django-prometheus adds its cache figures (django_cache_*), nothing it measures again."""
+    assert api.get("/api/v1/configs/").status_code == 200
+    list(Deployment.objects.all())
+    families = {name for name, _labels in scrape(client)}
+    assert {"codeai_http_requests_total", "codeai_db_queries_total"} <= families
+    doubles = sorted(name for name in families if name.startswith(("django_http", "django_db")))
+    assert not doubles
+
+
 @pytest.mark.django_db(transaction=True)  # each turn closes the connection (back to the pool)
 def test_a_query_is_counted_once_however_often_its_pooled_connection_is_reused():
     # django-prometheus's PostgreSQL backend wrapped a pooled connection's cursor factory

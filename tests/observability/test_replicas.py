@@ -75,7 +75,7 @@ def start_worker(folder: Path) -> Worker:
         cwd=ROOT, env=env, stdout=log_path.open("w"), stderr=subprocess.STDOUT,
     )  # fmt: skip
     worker = Worker(port, process, log_path)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120  # generous: the machine is shared and loaded
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"the worker exited: {log_path.read_text()[-3000:]}")
