@@ -10,8 +10,11 @@ class CodeAIConfig(AppConfig):
     verbose_name = "CodeAI"
 
     def ready(self) -> None:
-        # Every Django process (web, worker, shell) sends its tasks through this app.
-        from codeai import celery  # noqa: F401
+        # Every Django process (web, worker, shell) sends its tasks through this app, and
+        # measures its database queries from its first one on (codeai.metrics; a worker's
+        # pool processes too, forked before anything else would import it); a worker
+        # serves its pool's metrics once ready (codeai.worker_metrics).
+        from codeai import celery, metrics, worker_metrics  # noqa: F401
         from codeai.kernel import tokens
 
         tokens.connect()

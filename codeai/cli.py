@@ -173,6 +173,11 @@ def worker_concurrency(requested: int | None) -> int:
 
 def worker_start(args: argparse.Namespace) -> None:
     name_instance("worker")
+    from codeai import worker_metrics
+
+    # The pool's processes keep their metrics in files of this worker's own folder (made
+    # before Django loads prometheus_client, which picks its folder at import).
+    worker_metrics.make_folder()
     setup_django()
     argv = [sys.executable, "-m", "celery", "--app", "codeai", "worker"]
     argv += ["--queues", WORKER_QUEUES, "--loglevel", celery_log_level()]

@@ -69,6 +69,8 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # Its cache backends count gets, hits and misses (django_cache_*, below); HTTP and
+    # database are measured once, by codeai.metrics (docs/ARCHITECTURE.md, "Metrics").
     "django_prometheus",
     "codeai",
     "configs",
@@ -83,7 +85,6 @@ MIDDLEWARE = [
     # First: request id, request log and metrics for everything below, and the health and
     # metrics endpoints answered before host validation and authentication (probes use pod IPs).
     "codeai.middleware.ObservabilityMiddleware",
-    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -96,7 +97,6 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "codeai.urls"
@@ -124,8 +124,8 @@ USE_POSTGRES = CODEAI.explicitly_set("CODEAI_DB_")
 if USE_POSTGRES:
     DATABASES = {
         "default": {
-            # Django's backend with django-prometheus' query metrics, its pool sized for this
-            # process's share of the instance's budget (codeai/db/).
+            # Django's PostgreSQL backend, its pool sized for this process's share of the
+            # instance's budget (codeai/db/); queries are measured by codeai.metrics.
             "ENGINE": "codeai.db.postgresql",
             "HOST": CODEAI["CODEAI_DB_HOST"],
             "PORT": CODEAI["CODEAI_DB_PORT"],
@@ -165,7 +165,7 @@ if USE_POSTGRES:
 else:
     DATABASES = {
         "default": {
-            "ENGINE": "django_prometheus.db.backends.sqlite3",
+            "ENGINE": "django.db.backends.sqlite3",
             "NAME": CODEAI["CODEAI_SQLITE_PATH"] or DATA_DIR / "codeai.sqlite3",
             # Web and worker processes share the file: WAL lets readers run beside the one
             # writer, and IMMEDIATE transactions queue writers instead of failing them.

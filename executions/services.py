@@ -31,7 +31,7 @@ from codeai.kernel.exceptions import Conflict, NotFound, ServiceUnavailable
 from codeai.kernel.logs import get_request_id
 from configs import selectors as config_selectors
 from deployments.models import Concurrency, Deployment, DeploymentStatus
-from executions import runner, signals
+from executions import metrics, runner, signals
 from executions.models import Execution, ExecutionStatus, ExecutionTrigger
 
 logger = logging.getLogger(__name__)
@@ -162,6 +162,7 @@ def _start(
                 request_id=get_request_id() or "",
                 released_at=timezone.now() if admission is Admission.RELEASE else None,
             )
+            metrics.execution_created()
             if admission is Admission.WAIT:
                 pass  # published when the one ahead of it ends (_release_next)
             elif in_callers_transaction:
@@ -227,6 +228,7 @@ def _move(
             _release_next(execution_id)
         # Receivers (webhooks) hear of the move once it commits.
         signals.status_changed_on_commit(execution_id, changes["status"])
+        metrics.execution_moved(execution_id=execution_id, status=changes["status"])
     return True
 
 
@@ -664,6 +666,7 @@ class _Recorder:
     def step_finished(self, result: runner.CommandResult) -> None:
         self.steps[-1].update(exit_code=result.exit_code, duration_ms=result.duration_ms)
         self.steps_changed = True
+        metrics.step_finished(seconds=result.duration_ms / 1000)
 
 
 def _stopped_outcome(stop: _Stopped, *, timeout: float, recorder: _Recorder) -> Outcome:
@@ -748,20 +751,21 @@ def execution_run(*, execution_id: str) -> Outcome:
     the row does not stay running while this worker lives."""
     execution = Execution.objects.select_related("deployment").get(pk=execution_id)
     recorder = _Recorder(execution_id)
-    try:
-        outcome = _interpret(execution, recorder)
-    except Exception as error:
-        logger.exception("execution %s crashed", execution_id)
-        outcome = Outcome(
-            ExecutionStatus.FAILED,
-            None,
-            f"internal error ({type(error).__name__}); see the worker log",
+    with metrics.running(execution.deployment.name):
+        try:
+            outcome = _interpret(execution, recorder)
+        except Exception as error:
+            logger.exception("execution %s crashed", execution_id)
+            outcome = Outcome(
+                ExecutionStatus.FAILED,
+                None,
+                f"internal error ({type(error).__name__}); see the worker log",
+            )
+        execution_finish(
+            execution_id=execution_id,
+            status=outcome.status,
+            exit_code=outcome.exit_code,
+            explanation=outcome.explanation,
+            **recorder.progress(),
         )
-    execution_finish(
-        execution_id=execution_id,
-        status=outcome.status,
-        exit_code=outcome.exit_code,
-        explanation=outcome.explanation,
-        **recorder.progress(),
-    )
     return outcome

@@ -109,6 +109,9 @@ def broker_host() -> tuple[str, int] | None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Workers the tests start serve no metrics on the default port 9808 (shared by every run
+    # on this machine) unless a test gives them one.
+    os.environ.setdefault("CODEAI_WORKER_METRICS_PORT", "0")
     # Hashing with PBKDF2 costs ~0.3 s a user; tests create many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

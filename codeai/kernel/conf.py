@@ -518,6 +518,15 @@ OPTIONS: tuple[Option, ...] = (
         "true or false",
         ("metrics", "runtime"),
     ),
+    # Where `codeai worker start` serves its pool's metrics (0: not served).
+    Option(
+        "CODEAI_WORKER_METRICS_PORT",
+        "metrics",
+        _int_in(0, 65535),
+        "9808",
+        "an integer from 0 (off) to 65535",
+        ("metrics", "worker_port"),
+    ),
     # Logging
     Option(
         "CODEAI_LOG_LEVEL",

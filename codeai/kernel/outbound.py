@@ -51,6 +51,12 @@ INTEGRATION_ERRORS = Counter(
 )
 
 
+# The services CodeAI calls and the errors their calls usually end in: their series exist from
+# the start, at 0 (an alert on a rate reads 0, not "no data"). Others appear on first use.
+KNOWN_SERVICES = ("jwks",)
+KNOWN_ERROR_TYPES = ("ConnectionError", "Timeout", "HTTPError", "CircuitOpenError")
+
+
 class CircuitOpenError(ConnectionError):
     """The service failed repeatedly; calls are refused until the breaker's cool-down ends."""
 
@@ -162,3 +168,17 @@ class track_integration_call(ContextDecorator):
 def record_integration_retry(service_name: str) -> None:
     """Count one retry of a call to ``service_name`` (call it before each new attempt)."""
     INTEGRATION_RETRIES.labels(service_name).inc()
+
+
+def _known_series() -> None:
+    for service in KNOWN_SERVICES:
+        for status in ("success", "error", "rejected"):
+            INTEGRATION_CALLS.labels(service, status)
+        INTEGRATION_CALL_DURATION.labels(service)
+        INTEGRATION_RETRIES.labels(service)
+        for error_type in KNOWN_ERROR_TYPES:
+            INTEGRATION_ERRORS.labels(service, error_type)
+        circuit_breaker(service)  # publishes its state: closed
+
+
+_known_series()

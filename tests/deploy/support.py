@@ -34,7 +34,8 @@ def clean_env(**variables: str) -> dict[str, str]:
     """This process's environment without any CODEAI_* setting of the running test pass."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CODEAI_")}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    return {**env, "CODEAI_LOG_FORMAT": "text", **variables}
+    # A worker started by a test serves no metrics unless the test gives it a port.
+    return {**env, "CODEAI_LOG_FORMAT": "text", "CODEAI_WORKER_METRICS_PORT": "0", **variables}
 
 
 def embedded_env(data_dir: Path, **variables: str) -> dict[str, str]:

@@ -6,8 +6,10 @@ test's), identical in both passes of scripts/test.sh: they run in the embedded p
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -212,10 +214,17 @@ def test_server_start_warns_when_postgres_runs_on_a_generated_secret_key(
         (["server", "start"], ["-m", "gunicorn", "--config", str(cli.GUNICORN_CONFIG)]),
     ],
 )
-def test_process_verbs_exec_their_program(monkeypatch, argv, expected):
+def test_process_verbs_exec_their_program(monkeypatch, tmp_path, argv, expected):
     executed = []
     monkeypatch.setattr(cli, "exec_program", executed.append)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # restored after the test
     cli.main(argv)
+    if argv[:2] == ["worker", "start"]:
+        # The pool's metrics folder of this instance, named after the pid Celery will have.
+        folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+        assert folder.parent == tmp_path
+        assert folder.is_dir()
+        assert folder.name.startswith(f"codeai-worker-{os.getpid()}-")
     (program,) = executed
     assert program[0] == sys.executable
     joined = " ".join(program)

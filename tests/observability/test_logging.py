@@ -21,7 +21,15 @@ from codeai.kernel.logs import JSONFormatter, TextFormatter, bind_request_id, ge
 from configs.models import Config
 from deployments.models import Deployment
 from executions.models import Execution, ExecutionStatus
-from tests.observability.conftest import PYTHON, ROOT, app_env, parse_samples, sample
+from tests.observability.conftest import (
+    PYTHON,
+    ROOT,
+    app_env,
+    free_port,
+    http_get,
+    parse_samples,
+    sample,
+)
 
 FAKE_JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
 
@@ -167,8 +175,13 @@ SHUTDOWN_NOTICE = re.compile(
 )
 
 
-def start_worker(log_path: Path) -> subprocess.Popen:
-    env = app_env(CODEAI_LOG_FORMAT="json", CODEAI_LOG_LEVEL="info")
+def start_worker(log_path: Path, metrics_port: int) -> subprocess.Popen:
+    env = app_env(
+        CODEAI_LOG_FORMAT="json",
+        CODEAI_LOG_LEVEL="info",
+        CODEAI_HOST="127.0.0.1",
+        CODEAI_WORKER_METRICS_PORT=str(metrics_port),
+    )
     # The tests run as root, production does not (the guide's runAsUser: 1000): silence
     # Celery's warning about root, printed before any logging is configured.
     env["PYTHONWARNINGS"] = "ignore:You're running the worker with superuser privileges"
@@ -187,8 +200,10 @@ def test_request_id_follows_the_execution_to_the_worker_and_metrics_see_the_run(
     api = APIClient()
     user = User.objects.create_superuser("log-admin", password="pw-log-admin")
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
+    web_before = parse_samples(client.get("/metrics").content.decode())
     log_path = tmp_path / "worker.log"
-    worker = start_worker(log_path)
+    metrics_port = free_port()
+    worker = start_worker(log_path, metrics_port)
     try:
         response = api.post(
             f"/api/v1/deployments/{deployment.pk}/execute/", HTTP_X_REQUEST_ID="exec-trace-7"
@@ -202,6 +217,10 @@ def test_request_id_follows_the_execution_to_the_worker_and_metrics_see_the_run(
             assert time.monotonic() < deadline, log_path.read_text()[-3000:]
             time.sleep(0.2)
             execution.refresh_from_db()
+        # The worker counted the run it made (one process: the solo pool, no metrics folder).
+        status, _headers, body = http_get(f"http://127.0.0.1:{metrics_port}/metrics")
+        assert status == 200
+        worker_samples = parse_samples(body.decode())
     finally:
         worker.terminate()
         worker.wait(timeout=30)
@@ -225,8 +244,16 @@ def test_request_id_follows_the_execution_to_the_worker_and_metrics_see_the_run(
     assert any(e["logger"] == "celery.app.trace" for e in run), entries
     assert all(e["request_id"] == "exec-trace-7" for e in run), run
 
-    samples = parse_samples(client.get("/metrics").content.decode())
+    samples = worker_samples
+    assert sample(samples, "codeai_workflow_executions_total", status="running") == 1
     assert sample(samples, "codeai_workflow_executions_total", status="succeeded") == 1
     assert sample(samples, "codeai_workflow_execution_duration_seconds_count",
                   status="succeeded") == 1  # fmt: skip
     assert sample(samples, "codeai_workflow_step_duration_seconds_count") == 1
+    # This process (the web side) created it, and counted only that.
+    web = parse_samples(client.get("/metrics").content.decode())
+    for status, created in (("queued", 1), ("running", 0), ("succeeded", 0)):
+        moved = sample(web, "codeai_workflow_executions_total", status=status) - sample(
+            web_before, "codeai_workflow_executions_total", status=status
+        )
+        assert moved == created, status

@@ -15,13 +15,18 @@ from datetime import timedelta
 import pytest
 import requests
 from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
 from codeai.kernel import outbound
+from configs.models import Config
 from deployments.models import Deployment
+from duties.models import PeriodicDuty
+from executions import services
+from executions.metrics import QUEUE_LEASE, QueueCollector
 from executions.models import Execution, ExecutionStatus
 from tests.observability.conftest import (
     PYTHON,
@@ -121,66 +126,93 @@ def test_database_query_and_error_metrics(client):
     assert sample(after, "codeai_db_connections_idle") is not None
 
 
-def _execution(deployment, status, *, started=None, seconds=None, steps=(), **fields):
-    now = timezone.now()
-    started_at = now - timedelta(seconds=started) if started is not None else None
-    completed_at = started_at + timedelta(seconds=seconds) if seconds is not None else None
-    if status == ExecutionStatus.CANCELLED and started_at is None:
-        completed_at = now
-    return Execution.objects.create(
-        deployment=deployment,
-        status=status,
-        started_at=started_at,
-        completed_at=completed_at,
-        steps=[
-            {"index": i, "command": "x", "exit_code": 0, "started_at": None, "duration_ms": ms}
-            for i, ms in enumerate(steps)
-        ],
-        **fields,
+def test_nothing_is_measured_twice(client, api):
+    """One metrics layer: requests and queries are the guide's codeai_* series only;
+    django-prometheus adds its cache figures (django_cache_*), nothing it measures again."""
+    assert api.get("/api/v1/configs/").status_code == 200
+    list(Deployment.objects.all())
+    families = {name for name, _labels in scrape(client)}
+    assert {"codeai_http_requests_total", "codeai_db_queries_total"} <= families
+    doubles = sorted(name for name in families if name.startswith(("django_http", "django_db")))
+    assert not doubles
+
+
+@pytest.mark.django_db(transaction=True)  # each turn closes the connection (back to the pool)
+def test_a_query_is_counted_once_however_often_its_pooled_connection_is_reused():
+    # django-prometheus's PostgreSQL backend wrapped a pooled connection's cursor factory
+    # again at every checkout: the same SELECT counted 1, 1, 2, 2... (why it is not used).
+    def selects() -> float:
+        value = REGISTRY.get_sample_value("codeai_db_queries_total", {"operation": "select"})
+        return value or 0.0
+
+    for _turn in range(6):
+        before = selects()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        assert selects() - before == 1
+        connection.close()
+
+
+def _moves(samples_before: Samples, samples_after: Samples, name: str, **labels: str) -> float:
+    return value(samples_after, name, **labels) - value(samples_before, name, **labels)
+
+
+def _execute_and_cancel_then_roll_back(deployment: Deployment) -> None:
+    with transaction.atomic():
+        execution = services.deployment_execute(deployment=deployment, user=None)
+        services.execution_cancel(execution=execution, user=None)
+        raise RuntimeError("the caller's transaction rolls back: nothing counted")
+
+
+@pytest.mark.django_db(transaction=True)  # moves are counted on commit
+def test_workflow_metrics_are_recorded_where_the_status_moves(client, settings):
+    """Each move counted once by the process making it (this one), after its commit."""
+    settings.EXEC_SANDBOX = "off"
+    config = Config.objects.create(name="metrics-run", content="exec { true }\nexec { true }\n")
+    build = Deployment.objects.create(name="build", config=config)
+    before = scrape(client)
+
+    ran = services.deployment_execute(deployment=build, user=None)
+    cancelled = services.deployment_execute(deployment=build, user=None)
+    services.execution_cancel(execution=cancelled, user=None)
+    with pytest.raises(RuntimeError, match="rolls back"):
+        _execute_and_cancel_then_roll_back(build)
+    assert (
+        services.execution_claim(execution_id=ran.pk, worker="here") is services.ClaimResult.CLAIMED
     )
-
-
-def test_workflow_metrics_are_computed_from_the_database(client):
-    build = Deployment.objects.create(name="build")
-    Deployment.objects.create(name="idle")
-    _execution(build, ExecutionStatus.SUCCEEDED, started=60, seconds=3, steps=[100, 2500])
-    _execution(build, ExecutionStatus.FAILED, started=60, seconds=20, steps=[20000])
-    _execution(build, ExecutionStatus.RUNNING, started=5, steps=[40, None])
-    queued = _execution(build, ExecutionStatus.QUEUED)
-    Execution.objects.filter(pk=queued.pk).update(created_at=timezone.now() - timedelta(minutes=2))
-    _execution(build, ExecutionStatus.TIMED_OUT, started=900, seconds=700)
-    _execution(build, ExecutionStatus.CANCELLED)  # cancelled while queued: never started
-
-    samples = scrape(client)
+    outcome = services.execution_run(execution_id=str(ran.pk))
+    assert outcome.status == ExecutionStatus.SUCCEEDED
+    after = scrape(client)
 
     executions = "codeai_workflow_executions_total"
-    expected = {"queued": 6, "running": 4, "succeeded": 1, "failed": 1}
-    expected |= {"timed_out": 1, "cancelled": 1}
-    for status, count in expected.items():
-        assert sample(samples, executions, status=status) == count, status
-    assert sample(samples, "codeai_workflow_active_count", workflow_name="build") == 2
-    assert sample(samples, "codeai_workflow_active_count", workflow_name="idle") == 0
-    assert sample(samples, "codeai_workflow_queued_count") == 1
-    assert 120 <= sample(samples, "codeai_workflow_oldest_queued_age_seconds") < 180
+    expected = {"queued": 2, "running": 1, "succeeded": 1, "cancelled": 1}
+    for status in ExecutionStatus.values:
+        assert _moves(before, after, executions, status=status) == expected.get(status, 0), status
+    duration = "codeai_workflow_execution_duration_seconds_count"
+    assert _moves(before, after, duration, status="succeeded") == 1
+    assert _moves(before, after, duration, status="cancelled") == 0  # it never started
+    assert _moves(before, after, "codeai_workflow_step_duration_seconds_count") == 2
+    # Nothing runs now: the live gauge went up for the run and down after it.
+    assert sample(after, "codeai_workflow_active_count", workflow_name="build") == 0
 
-    duration = "codeai_workflow_execution_duration_seconds"
-    assert sample(samples, f"{duration}_bucket", status="succeeded", le="2.5") == 0
-    assert sample(samples, f"{duration}_bucket", status="succeeded", le="5.0") == 1
-    assert sample(samples, f"{duration}_sum", status="succeeded") == pytest.approx(3.0)
-    assert sample(samples, f"{duration}_bucket", status="failed", le="10.0") == 0
-    assert sample(samples, f"{duration}_bucket", status="failed", le="30.0") == 1
-    assert sample(samples, f"{duration}_bucket", status="timed_out", le="600.0") == 0
-    assert sample(samples, f"{duration}_bucket", status="timed_out", le="+Inf") == 1
-    assert sample(samples, f"{duration}_count", status="cancelled") == 0
 
-    step = "codeai_workflow_step_duration_seconds"
-    assert sample(samples, f"{step}_bucket", le="0.05") == 1  # the running one's finished step
-    assert sample(samples, f"{step}_bucket", le="0.1") == 2
-    assert sample(samples, f"{step}_bucket", le="2.5") == 3
-    assert sample(samples, f"{step}_bucket", le="10.0") == 3
-    assert sample(samples, f"{step}_bucket", le="30.0") == 4
-    assert sample(samples, f"{step}_count") == 4  # the step still running is not counted
-    assert sample(samples, f"{step}_sum") == pytest.approx(22.64)
+def test_queue_gauges_come_from_the_one_lease_holder():
+    build = Deployment.objects.create(name="build")
+    queued = Execution.objects.create(deployment=build)
+    Execution.objects.filter(pk=queued.pk).update(created_at=timezone.now() - timedelta(minutes=2))
+    Execution.objects.create(deployment=build, status=ExecutionStatus.RUNNING)
+    first, second = QueueCollector("worker-a pid 1"), QueueCollector("worker-b pid 2")
+
+    families = {family.name: family for family in first.collect()}
+    assert families["codeai_workflow_queued_count"].samples[0].value == 1
+    age = families["codeai_workflow_oldest_queued_age_seconds"].samples[0].value
+    assert 120 <= age < 180
+    assert list(second.collect()) == []  # the lease is held: the other worker exports nothing
+    assert len(list(first.collect())) == 2  # the holder keeps it by asking again
+    lapsed = timezone.now() - timedelta(seconds=2)
+    PeriodicDuty.objects.filter(name=QUEUE_LEASE).update(next_run_at=lapsed)
+    assert len(list(second.collect())) == 2  # lapsed (its holder stopped asking): taken over
+    assert list(first.collect()) == []
 
 
 # --- Integrations: real outbound HTTP calls to a local server ---------------------------------

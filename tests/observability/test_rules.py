@@ -1,4 +1,5 @@
-"""The shipped alert rules, scrape configs and Grafana dashboard: valid, and fed by /metrics."""
+"""The shipped alert rules, scrape configs and Grafana dashboard: valid, and fed by the web's
+/metrics and the workers' endpoint together."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ import pytest
 import yaml
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from prometheus_client import CollectorRegistry, generate_latest
 
-from codeai.kernel import outbound
+from codeai import worker_metrics
+from codeai.kernel import conf, outbound
 from deployments.models import Deployment
 from executions.models import Execution, ExecutionStatus
 from tests.conftest import missing
@@ -129,10 +132,18 @@ def _real_traffic(client) -> None:
     outbound.record_integration_retry("rules-check")
 
 
-@pytest.mark.django_db
+def worker_page() -> str:
+    """What a worker's metrics endpoint answers (codeai.worker_metrics), in this process."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(worker_metrics.scrape_collector("rules-check pid 1"))
+    return generate_latest(registry).decode()
+
+
+@pytest.mark.django_db(transaction=True)  # the worker's scrape takes a lease in the database
 def test_every_metric_the_rules_and_dashboard_use_is_exposed(client):
     _real_traffic(client)
-    exposed = {name for name, _ in parse_samples(client.get("/metrics").content.decode())}
+    pages = (client.get("/metrics").content.decode(), worker_page())
+    exposed = {name for page in pages for name, _ in parse_samples(page)}
 
     used = {
         name
@@ -142,3 +153,36 @@ def test_every_metric_the_rules_and_dashboard_use_is_exposed(client):
     assert {"codeai_http_requests_total", "codeai_workflow_active_count"} <= used
     missing = {name for name in used - exposed if not FROM_ELSEWHERE.match(name)}
     assert not missing, f"used by rules or dashboard but not on /metrics: {sorted(missing)}"
+
+
+def test_kubernetes_and_compose_scrape_the_workers_on_their_metrics_port():
+    k8s = ROOT / "deploy" / "k8s"
+    worker = yaml.safe_load((k8s / "worker-deployment.yaml").read_text())["spec"]["template"]
+    annotations = worker["metadata"]["annotations"]
+    (option,) = (o for o in conf.OPTIONS if o.env == "CODEAI_WORKER_METRICS_PORT")
+    port = option.default
+    assert port == "9808"
+    assert annotations == {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": port,
+        "prometheus.io/path": "/metrics",
+    }
+    (container,) = worker["spec"]["containers"]
+    assert {"name": "metrics", "containerPort": 9808, "protocol": "TCP"} in container["ports"]
+    config = yaml.safe_load((k8s / "configmap.yaml").read_text())["data"]
+    assert config["CODEAI_WORKER_METRICS_PORT"] == port
+    assert config["CODEAI_HOST"] == "0.0.0.0"  # the worker's metrics listen on the pod IP
+    policies = {
+        policy["metadata"]["name"]: policy["spec"]
+        for policy in yaml.safe_load_all((k8s / "networkpolicy.yaml").read_text())
+    }
+    (rule,) = policies["codeai-worker"]["ingress"]
+    assert rule["ports"] == [{"port": "metrics"}]
+    assert rule["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    ]
+    static = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())["scrape_configs"][0]
+    targets = [t for group in static["static_configs"] for t in group["targets"]]
+    assert any(target.endswith(":9808") for target in targets)
+    compose = yaml.safe_load((ROOT / "deploy" / "docker-compose.yml").read_text())
+    assert compose["services"]["worker"]["expose"] == ["9808"]

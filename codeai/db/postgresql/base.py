@@ -1,4 +1,4 @@
-"""The PostgreSQL backend: django-prometheus' wrapper of Django's, its pool an ``InstancePool``
+"""The PostgreSQL backend: Django's own, its pool an ``InstancePool``
 sized for this process's share of the instance (see ``codeai.db.pool``).
 
 ``OPTIONS["pool"]`` holds the instance's figures, as the settings read them:
@@ -10,10 +10,11 @@ sized for this process's share of the instance (see ``codeai.db.pool``).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db.backends.base.base import NO_DB_ALIAS
-from django_prometheus.db.backends.postgresql import base
+from django.db.backends.postgresql import base
 
 from codeai.db.pool import InstancePool
 from codeai.kernel import conf
@@ -35,6 +36,10 @@ def pool_sizes(max_open: int, max_idle: int, slot: int, processes: int) -> tuple
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    # Django's own, missing from django-stubs (annotations only: nothing is set here).
+    _connection_pools: dict[str, InstancePool]
+    _configure_connection: Callable[..., None]
+
     @property
     def pool(self) -> InstancePool | None:
         options = self.settings_dict["OPTIONS"].get("pool")
