@@ -139,9 +139,11 @@ def test_the_change_form_refuses_an_unknown_revision_and_sets_concurrency(client
         "name": pinned.name,
         "config": str(pinned.config_id),
         "timeout_seconds": "",
-        # The recent-executions inline's management form.
+        # The management forms of the recent-executions and schedules inlines.
         "executions-TOTAL_FORMS": "0",
         "executions-INITIAL_FORMS": "0",
+        "schedules-TOTAL_FORMS": "0",
+        "schedules-INITIAL_FORMS": "0",
     }
     admin = client_for("admin")
 
