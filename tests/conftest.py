@@ -103,6 +103,14 @@ def clear_cache() -> None:
     caches[settings.SHARED_CACHE].clear()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_shared_cache() -> None:
+    # Throttle counters, token users and the JWKS keys live in the shared cache (this run's
+    # own Redis, or files in this run's data folder); users of earlier tests may have had
+    # the same ids.
+    clear_cache()
+
+
 def broker_host() -> tuple[str, int] | None:
     url = urlparse(settings.CELERY_BROKER_URL)
     return (url.hostname, url.port) if url.hostname else None

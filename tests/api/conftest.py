@@ -20,7 +20,6 @@ from configs.services import config_create
 from deployments.models import Deployment
 from deployments.services import deployment_create
 from executions.models import Execution, ExecutionStatus
-from tests.conftest import clear_cache
 
 VALID_CONTENT = 'var greeting = "hello"\nexec { echo hello }\n'
 SCOPE_ERROR_CONTENT = "print(missing)\n"
@@ -30,13 +29,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # Who may call a route: nobody (anonymous, no role) up to admin; "none" is a user in no group.
 CALLERS = ("none", roles.VIEWER, roles.EDITOR, roles.ADMIN)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle_counts() -> None:
-    # Throttle counters and the JWKS keys live in the shared cache (this run's own Redis,
-    # or files in this run's data folder).
-    clear_cache()
 
 
 def make_user(role: str, username: str | None = None) -> User:

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import clear_cache
 from tests.executions.conftest import (  # noqa: F401 - alice, make_deployment: fixtures
     Worker,
     _purge_queues,
@@ -31,12 +30,6 @@ WORKER_WEBHOOK_ENVIRONMENT = {
     "CODEAI_WEBHOOK_MAX_ATTEMPTS": "3",
     "CODEAI_WEBHOOK_RETRY_BACKOFF": "0.2s",
 }
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle_counts() -> None:
-    # Throttle counts live in the shared cache; users of earlier tests may have had these ids.
-    clear_cache()
 
 
 @dataclass
