@@ -13,5 +13,7 @@ class CodeAIConfig(AppConfig):
         # Every Django process (web, worker, shell) sends its tasks through this app.
         from codeai import celery  # noqa: F401
         from codeai.kernel import tokens
+        from codeai.kernel.api import token_users
 
         tokens.connect()
+        token_users.connect()
