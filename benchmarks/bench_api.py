@@ -74,7 +74,7 @@ def configure(redis_url: str, port: int, data_dir: Path) -> None:
             "CODEAI_HOST": "127.0.0.1",
             "CODEAI_PORT": str(port),
             "CODEAI_DATA_DIR": str(data_dir),
-            "CODEAI_LOG_LEVEL": "warn",
+            "CODEAI_LOG_LEVEL": "info",  # every request logged (one JSON line), as in production
             "CODEAI_LOG_FORMAT": "json",
             # High enough that the benchmark is never refused; the throttle still counts.
             "CODEAI_RATE_LIMIT_USER": "1000000/min",
