@@ -39,12 +39,14 @@ import time
 from pathlib import Path
 
 import requests
-from support import own_redis, percentile, wait_for  # benchmarks/support.py, beside this script
+
+# benchmarks/support.py, beside this script
+from support import free_port, own_redis, percentile, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-PORT = 18210
+PORT = free_port()  # several benchmarks may run on one machine
 BASE = f"http://127.0.0.1:{PORT}"
 DATABASE = "codeai_bench"
 DATA_DIR = Path(tempfile.gettempdir()) / "codeai-exec-bench"
