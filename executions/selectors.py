@@ -163,21 +163,20 @@ def _last_execution_row() -> Subquery:
 class LastExecutionRow(Expression):
     """``_last_execution_row()`` with its SQL built once per database: resolving and compiling
     that subquery (a JSON object of 18 columns) cost more CPU than the rest of the page's query.
-    The SQL depends only on the database and the outer table's alias; an outer query that
-    names the deployments table otherwise (a subquery of another query) gets the ordinary
-    Subquery."""
+    The SQL depends only on the database and the alias of the outer deployments table, which
+    is the table's name in a query of deployments; where it is another (the query nested in
+    another one), the ordinary subquery is resolved and compiled instead."""
 
     _sql: ClassVar[dict[tuple[str, str], tuple[str, tuple[Any, ...]]]] = {}
 
     def __init__(self) -> None:
         super().__init__(output_field=JSONField())
 
-    def resolve_expression(self, query: Any = None, *args: Any, **kwargs: Any) -> Any:
-        if query is None or query.get_initial_alias() != Deployment._meta.db_table:
-            return _last_execution_row().resolve_expression(query, *args, **kwargs)
-        return self.copy()
-
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
+        if compiler.query.get_initial_alias() != Deployment._meta.db_table:
+            subquery = _last_execution_row().resolve_expression(compiler.query)
+            sql, params = subquery.as_sql(compiler, connection)
+            return sql, tuple(params)
         key = (connection.alias, connection.vendor)
         if key not in self._sql:
             query = Deployment.objects.annotate(row=_last_execution_row()).query

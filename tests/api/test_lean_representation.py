@@ -8,11 +8,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import User
+from django.db.models import JSONField, OuterRef, Subquery
 from rest_framework.renderers import JSONRenderer
 
 from codeai.kernel.api.serializers import LeanRepresentation
 from configs.models import Config
 from configs.serializers import ConfigListSerializer, ConfigSerializer
+from deployments.models import Deployment
 from deployments.selectors import deployment_list
 from deployments.services import deployment_create
 from executions import selectors
@@ -136,3 +138,15 @@ def test_a_deployment_s_last_execution_is_its_newest(config, client_for):
 
     assert item["last_execution"]["id"] == str(newest.pk)
     assert item["last_execution"]["command"] == VALID_CONTENT
+
+
+def test_the_last_execution_row_inside_another_query(rows):
+    # Nested, the deployments table gets another alias: the row's SQL is built for it.
+    inner = selectors.deployment_list_with_last_execution().filter(pk=OuterRef("pk"))
+    outer = Deployment.objects.annotate(
+        nested=Subquery(inner.values("last_execution_row")[:1], output_field=JSONField())
+    )
+    direct = {d.pk: d.last_execution_row for d in selectors.deployment_list_with_last_execution()}
+
+    assert {d.pk: d.nested for d in outer} == direct
+    assert sum(row is not None for row in direct.values()) == 2
