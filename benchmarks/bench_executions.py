@@ -49,7 +49,8 @@ sys.path.insert(0, str(ROOT))
 PORT = free_port()  # several benchmarks may run on one machine
 BASE = f"http://127.0.0.1:{PORT}"
 DATABASE = "codeai_bench"
-DATA_DIR = Path(tempfile.gettempdir()) / "codeai-exec-bench"
+# Its own folder: two runs of this benchmark on one machine must not share one.
+DATA_DIR = Path(tempfile.mkdtemp(prefix="codeai-exec-bench-"))
 ENVIRONMENT = {
     "CODEAI_DB_HOST": "127.0.0.1",
     "CODEAI_DB_USER": "postgres",
@@ -175,7 +176,8 @@ def measure_floor(bin_dir: Path, count: int, broker: str) -> float:
         command = [str(bin_dir / "celery"), "-A", "benchmarks.bench_floor_app", "worker", "-Q"]
         command += [QUEUE, "--concurrency", "1", "-n", f"floor{number}@%h", "--without-mingle"]
         command += ["--without-gossip", "--loglevel", "INFO"]
-        workers.append(start(command, log, BENCH_FLOOR_BROKER=broker))
+        # No Django: an empty DJANGO_SETTINGS_MODULE keeps Celery's Django fix-up away.
+        workers.append(start(command, log, BENCH_FLOOR_BROKER=broker, DJANGO_SETTINGS_MODULE=""))
     try:
         for number in (1, 2):
             log = DATA_DIR / f"floor{number}.log"
@@ -362,6 +364,7 @@ def main() -> None:
                 )
             return len(burst_ids) / burst_seconds
 
+        floor = measure_floor(bin_dir, options.burst, os.environ["CODEAI_CELERY_BROKER_URL"])
         rates = {}
         for sandbox in ("bwrap", "off") if options.sandbox == "both" else (options.sandbox,):
             print(f"== CODEAI_EXEC_SANDBOX={sandbox}", flush=True)
@@ -370,7 +373,6 @@ def main() -> None:
                 rates[sandbox] = measure(workers)
             finally:
                 stop_all(workers)
-        floor = measure_floor(bin_dir, options.burst, os.environ["CODEAI_CELERY_BROKER_URL"])
         print(f"load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs:")
         for sandbox, rate in rates.items():
             target = " (target >= 100/s, ratio >= 0.16)" if sandbox == "bwrap" else ""
