@@ -10,15 +10,19 @@ redis-server of its own on a free port (database 0 the cache, 1 the broker), the
      last completion;
   4. a command writing 50 MB to stdout: peak RSS of each worker process and the stored
      (capped) output;
-  5. the cost of one step: the median duration of the step `true` in the paced runs.
+  5. the cost of one step: the median duration of the step `true` in the paced runs;
+  6. the floor, in the same run: a bare Celery app (benchmarks/bench_floor_app.py) on the
+     same broker with two worker processes of concurrency 1, whose task runs `sh -c true`,
+     the same number of tasks sent from 4 threads; each throughput is printed as a ratio
+     to it.
 
 With --sandbox both (the default) the workers are started twice, with
 CODEAI_EXEC_SANDBOX=bwrap and =off, and every number is printed for each.
 
 Run:  .venv/bin/python benchmarks/bench_executions.py [--paced 100] [--burst 200]
       [--sandbox both|bwrap|off] [--database codeai_bench]
-Targets: execute p95 < 50 ms, queued -> running median < 100 ms, >= 20 executions/s,
-worker < 150 MB RSS with 50 MB of output.
+Targets: execute p95 < 50 ms, queued -> running median < 100 ms, >= 100 executions/s with
+the sandbox on (ratio to the floor >= 0.16), worker < 150 MB RSS with 50 MB of output.
 """
 
 from __future__ import annotations
@@ -35,15 +39,18 @@ import time
 from pathlib import Path
 
 import requests
-from support import own_redis, percentile, wait_for  # benchmarks/support.py, beside this script
+
+# benchmarks/support.py, beside this script
+from support import free_port, own_redis, percentile, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-PORT = 18210
+PORT = free_port()  # several benchmarks may run on one machine
 BASE = f"http://127.0.0.1:{PORT}"
 DATABASE = "codeai_bench"
-DATA_DIR = Path(tempfile.gettempdir()) / "codeai-exec-bench"
+# Its own folder: two runs of this benchmark on one machine must not share one.
+DATA_DIR = Path(tempfile.mkdtemp(prefix="codeai-exec-bench-"))
 ENVIRONMENT = {
     "CODEAI_DB_HOST": "127.0.0.1",
     "CODEAI_DB_USER": "postgres",
@@ -155,6 +162,50 @@ def stop_all(processes: list[subprocess.Popen]) -> None:
             process.kill()
 
 
+def measure_floor(bin_dir: Path, count: int, broker: str) -> float:
+    """Tasks per second of the bare Celery + `sh -c true` floor (two worker processes)."""
+    import redis
+    from bench_floor_app import DONE_KEY, QUEUE, app
+
+    app.conf.broker_url = broker
+    counter = redis.Redis.from_url(broker)
+    counter.delete(DONE_KEY)
+    workers = []
+    for number in (1, 2):
+        log = DATA_DIR / f"floor{number}.log"
+        command = [str(bin_dir / "celery"), "-A", "benchmarks.bench_floor_app", "worker", "-Q"]
+        command += [QUEUE, "--concurrency", "1", "-n", f"floor{number}@%h", "--without-mingle"]
+        command += ["--without-gossip", "--loglevel", "INFO"]
+        # No Django: an empty DJANGO_SETTINGS_MODULE keeps Celery's Django fix-up away.
+        workers.append(start(command, log, BENCH_FLOOR_BROKER=broker, DJANGO_SETTINGS_MODULE=""))
+    try:
+        for number in (1, 2):
+            log = DATA_DIR / f"floor{number}.log"
+            wait_for(lambda log=log: " ready." in log.read_text(errors="replace"), 60, "floor")
+        app.send_task("floor.true", queue=QUEUE)  # warm-up
+        wait_for(lambda: int(counter.get(DONE_KEY) or 0) == 1, 30, "the floor's warm-up")
+        counter.delete(DONE_KEY)
+        per_thread = count // 4
+
+        def send_many() -> None:
+            for _ in range(per_thread):
+                app.send_task("floor.true", queue=QUEUE)
+
+        threads = [threading.Thread(target=send_many) for _ in range(4)]
+        started = time.monotonic()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        wait_for(lambda: int(counter.get(DONE_KEY) or 0) >= per_thread * 4, 120, "the floor")
+        rate = per_thread * 4 / (time.monotonic() - started)
+    finally:
+        stop_all(workers)
+    print("== floor: bare Celery task running `sh -c true`, 2 worker processes")
+    print(f"throughput: {per_thread * 4} tasks = {rate:.1f}/s")
+    return rate
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--paced", type=int, default=100)
@@ -222,7 +273,7 @@ def main() -> None:
                 "executions to finish",
             )
 
-        def measure(workers: list[subprocess.Popen]) -> None:
+        def measure(workers: list[subprocess.Popen]) -> float:
             execute(quick)  # warm-up: connections, first parse
             # 1 + 2 + 5: one at a time, idle workers.
             latencies, paced_ids = [], []
@@ -311,14 +362,24 @@ def main() -> None:
                 print(
                     f"  worker process {pid}: RSS {baseline.get(pid, 0):.0f} -> peak {value:.0f} MB"
                 )
+            return len(burst_ids) / burst_seconds
 
+        floor = measure_floor(bin_dir, options.burst, os.environ["CODEAI_CELERY_BROKER_URL"])
+        rates = {}
         for sandbox in ("bwrap", "off") if options.sandbox == "both" else (options.sandbox,):
-            print(f"== CODEAI_EXEC_SANDBOX={sandbox}")
+            print(f"== CODEAI_EXEC_SANDBOX={sandbox}", flush=True)
             workers = start_workers(bin_dir, sandbox)
             try:
-                measure(workers)
+                rates[sandbox] = measure(workers)
             finally:
                 stop_all(workers)
+        print(f"load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs:")
+        for sandbox, rate in rates.items():
+            target = " (target >= 100/s, ratio >= 0.16)" if sandbox == "bwrap" else ""
+            print(
+                f"  sandbox {sandbox}: {rate:.1f} executions/s, floor {floor:.1f}/s, "
+                f"ratio {rate / floor:.2f}{target}"
+            )
     finally:
         stop_all([web, redis_server])
 

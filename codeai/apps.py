@@ -16,5 +16,7 @@ class CodeAIConfig(AppConfig):
         # serves its pool's metrics once ready (codeai.worker_metrics).
         from codeai import celery, metrics, worker_metrics  # noqa: F401
         from codeai.kernel import tokens
+        from codeai.kernel.api import token_users
 
         tokens.connect()
+        token_users.connect()

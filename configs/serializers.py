@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from codeai.kernel.api.fields import StrictCharField
-from codeai.kernel.api.serializers import ResourceSerializer
+from codeai.kernel.api.serializers import LeanRepresentation, ResourceSerializer
 from configs.models import Config, ConfigRevision
 
 
@@ -46,7 +46,7 @@ class ConfigSerializer(ResourceSerializer):
         }
 
 
-class ConfigListSerializer(serializers.ModelSerializer):
+class ConfigListSerializer(LeanRepresentation, serializers.ModelSerializer):
     """A config in a list: without ``content``, ``ast`` and ``validation_errors``, which can
     each be megabytes; the detail route serves them."""
 

@@ -7,6 +7,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from codeai.kernel.api.serializers import LeanRepresentation
 from deployments import serializers as deployment_serializers
 from deployments.models import Deployment
 from executions.models import Execution
@@ -21,7 +22,7 @@ class StepSerializer(serializers.Serializer):
     duration_ms = serializers.IntegerField(allow_null=True)
 
 
-class ExecutionSummarySerializer(serializers.ModelSerializer):
+class ExecutionSummarySerializer(LeanRepresentation, serializers.ModelSerializer):
     """An execution in a list, and a deployment's last execution: status and outcome, without
     ``output``, ``steps`` and ``variables`` (each can be megabytes)."""
 

@@ -52,5 +52,10 @@ def user_roles(user: Any) -> frozenset[str]:
     return roles
 
 
+def remember(user: Any, known: frozenset[str]) -> None:
+    """Roles of a local user read elsewhere (codeai.kernel.api.token_users): no query."""
+    setattr(user, _ROLES_CACHE_ATTRIBUTE, known)
+
+
 def has_role(user: Any, role: str) -> bool:
     return role in user_roles(user)

@@ -14,6 +14,9 @@ claim the token carries:
   ``preferred_username`` (else ``sub``) ``@`` issuer, with exactly the roles of the
   CODEAI_JWT_ROLES_CLAIM claim.
 
+A local user and its roles are kept up to 30 s in the shared store, removed by every change
+of the user or its groups (codeai.kernel.api.token_users).
+
 One decoder for both, so each failure gets its own message (expired, wrong issuer, wrong
 audience, bad signature, algorithm not allowed) instead of simplejwt's generic one.
 ``alg: none`` and every algorithm no configured key has are refused; CODEAI_JWT_ISSUER and
@@ -37,7 +40,7 @@ from rest_framework.request import Request
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
 from codeai.kernel import roles
-from codeai.kernel.api import jwks
+from codeai.kernel.api import jwks, token_users
 
 RSA_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512")
 EC_ALGORITHMS = ("ES256", "ES384", "ES512")
@@ -208,13 +211,30 @@ def local_user(claims: dict[str, Any]) -> Any:
     user_id = claims[jwt_settings.USER_ID_CLAIM]
     if not isinstance(user_id, int | str) or isinstance(user_id, bool):
         raise _fail(f"token has a malformed {jwt_settings.USER_ID_CLAIM!r} claim")
+    # Kept only under the id as this server issues it (the integer primary key, in decimal),
+    # so that one user has one entry, the one its changes remove.
+    keepable = jwt_settings.USER_ID_FIELD == "id" and str(user_id) == _canonical_id(user_id)
+    if keepable and (user := token_users.cached_user(user_id)) is not None:
+        return user
     try:
         user = get_user_model().objects.filter(**{jwt_settings.USER_ID_FIELD: user_id}).first()
     except (ValueError, TypeError, OverflowError):
         raise _fail(f"token has a malformed {jwt_settings.USER_ID_CLAIM!r} claim") from None
     if user is None or not user.is_active:
         raise _fail("token user does not exist or is inactive")
+    if keepable:
+        token_users.keep(user)
     return user
+
+
+def _canonical_id(user_id: int | str) -> str | None:
+    """The decimal spelling of an integer id ("7", 7), None for any other."""
+    if isinstance(user_id, str) and not (user_id.isascii() and user_id.isdigit()):
+        return None
+    try:
+        return str(int(user_id))
+    except (ValueError, OverflowError):
+        return None
 
 
 def outside_username(claims: dict[str, Any]) -> str:

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Count, QuerySet, Window
+from django.db.models.query import ModelIterable
 from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.request import Request
 from rest_framework.response import Response
+
+# The annotation carrying the count of all the list's rows on each row of the page.
+TOTAL = "codeai_list_total"
 
 
 class ListPagination(LimitOffsetPagination):
@@ -15,6 +21,29 @@ class ListPagination(LimitOffsetPagination):
 
     default_limit = 20
     max_limit = 100
+
+    def paginate_queryset(
+        self, queryset: Any, request: Request, view: Any = None
+    ) -> list[Any] | None:
+        """The page and the count in one query: ``COUNT(*) OVER ()`` is computed before the
+        LIMIT, so every row of the page carries the number of rows the filters match. Only an
+        empty page past the start needs a separate count (its rows carry none)."""
+        if not _counts_in_page(queryset):
+            return super().paginate_queryset(queryset, request, view)
+        self.request = request
+        self.limit = self.get_limit(request)
+        if self.limit is None:
+            return None
+        self.offset = self.get_offset(request)
+        counted = queryset.annotate(**{TOTAL: Window(Count("*"))})
+        page = list(counted[self.offset : self.offset + self.limit])
+        if page:
+            self.count = getattr(page[0], TOTAL)
+        else:
+            self.count = queryset.count() if self.offset else 0
+        if self.count > self.limit and self.template is not None:
+            self.display_page_controls = True
+        return page
 
     def get_paginated_response(self, data: list[Any]) -> Response:
         return Response(
@@ -42,3 +71,12 @@ class ListPagination(LimitOffsetPagination):
                 "previous": link,
             },
         }
+
+
+def _counts_in_page(queryset: Any) -> bool:
+    """A plain query of model rows, where a window count over its rows is the list's count
+    (not a DISTINCT, grouped, combined or already sliced one)."""
+    if not isinstance(queryset, QuerySet) or queryset._iterable_class is not ModelIterable:
+        return False
+    query = queryset.query
+    return not (query.distinct or query.combinator or query.group_by or query.is_sliced)
