@@ -31,6 +31,9 @@ SUMMARY_FIELDS = {
     "completed_at",
     "duration_ms",
     "triggered_by",
+    "trigger",
+    "config_revision",
+    "relaunch_of",
 }
 
 
