@@ -1,7 +1,8 @@
 """Benchmark: executions through the real API (gunicorn), Redis and two Celery workers.
 
 Starts gunicorn (2 workers) and two `celery -A codeai worker --concurrency 1` processes on
-a dedicated PostgreSQL database (codeai_bench or --database, created if missing) and a
+a PostgreSQL database of its own (codeai_bench or --database; created, and dropped at the
+end; an existing one is refused, never emptied) and a
 redis-server of its own on a free port (database 0 the cache, 1 the broker), then measures:
 
   1. POST /api/v1/deployments/{id}/execute/ -> 202 latency (median, p95), one at a time;
@@ -49,6 +50,7 @@ sys.path.insert(0, str(ROOT))
 PORT = free_port()  # several benchmarks may run on one machine
 BASE = f"http://127.0.0.1:{PORT}"
 DATABASE = "codeai_bench"
+ADMIN_DSN = "host=127.0.0.1 user=postgres dbname=postgres"
 # Its own folder: two runs of this benchmark on one machine must not share one.
 DATA_DIR = Path(tempfile.mkdtemp(prefix="codeai-exec-bench-"))
 ENVIRONMENT = {
@@ -77,13 +79,22 @@ def configure(database: str) -> subprocess.Popen:
     os.environ["DJANGO_SETTINGS_MODULE"] = "codeai.settings"
     import psycopg
 
-    with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as pg:
-        if not pg.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone():
-            pg.execute(f'CREATE DATABASE "{database}"')
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as pg:
+        if pg.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone():
+            redis_server.terminate()
+            raise SystemExit(f"database {database} exists: drop it or pass another --database")
+        pg.execute(f'CREATE DATABASE "{database}"')
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, check=True
     )
     return redis_server
+
+
+def drop_database(database: str) -> None:
+    import psycopg
+
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as pg:
+        pg.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 def start(command: list[str], log: Path, **env: str) -> subprocess.Popen:
@@ -224,12 +235,7 @@ def main() -> None:
     from deployments.models import Deployment
     from executions.models import Execution, ExecutionStatus
 
-    Execution.objects.all().delete()
-    Deployment.objects.all().delete()
-    Config.objects.all().delete()
-    users = get_user_model().objects
-    users.filter(username="bench").delete()
-    users.create_superuser("bench", "bench@localhost", PASSWORD)
+    get_user_model().objects.create_superuser("bench", "bench@localhost", PASSWORD)
     quick = Deployment.objects.create(
         name="bench-true", config=Config.objects.create(name="true", content="exec { true }")
     )
@@ -382,6 +388,7 @@ def main() -> None:
             )
     finally:
         stop_all([web, redis_server])
+        drop_database(options.database)
 
 
 if __name__ == "__main__":

@@ -226,20 +226,13 @@ class ConfigAdmin(ServiceModelAdmin):
             self.admin_site.admin_view(self.check_view),
             name="configs_config_check",
         )
-        info = self.opts.app_label, self.opts.model_name
-        views = [
-            ("diff/", self.diff_view, "diff"),
-            ("revisions/<int:number>/", self.revision_view, "revision"),
-            ("revisions/<int:number>/restore/", self.restore_view, "restore"),
-        ]
-        extra = [
-            path(
-                f"<path:object_id>/{suffix}",
-                self.admin_site.admin_view(view),
-                name="{}_{}_{}".format(*info, name),
-            )
-            for suffix, view, name in views
-        ]
+        extra = self.object_urls(
+            [
+                ("diff/", self.diff_view, "diff"),
+                ("revisions/<int:number>/", self.revision_view, "revision"),
+                ("revisions/<int:number>/restore/", self.restore_view, "restore"),
+            ]
+        )
         return [check, *extra, *super().get_urls()]
 
     # --- columns and read-only fields ------------------------------------------------

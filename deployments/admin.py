@@ -12,7 +12,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils.html import format_html
 
 from codeai.kernel.admin_site import ServiceModelAdmin, status_badge
@@ -78,19 +78,12 @@ class DeploymentAdmin(ServiceModelAdmin):
     readonly_fields = ["id", "status_badge", "revision_panel", "created_at", "updated_at"]
 
     def get_urls(self) -> list:
-        info = self.opts.app_label, self.opts.model_name
-        views = [
-            ("promote/", self.promote_view, "promote"),
-            ("rollback/", self.rollback_view, "rollback"),
-        ]
-        extra = [
-            path(
-                f"<path:object_id>/{suffix}",
-                self.admin_site.admin_view(view),
-                name="{}_{}_{}".format(*info, name),
-            )
-            for suffix, view, name in views
-        ]
+        extra = self.object_urls(
+            [
+                ("promote/", self.promote_view, "promote"),
+                ("rollback/", self.rollback_view, "rollback"),
+            ]
+        )
         return [*extra, *super().get_urls()]
 
     def change_view(

@@ -171,21 +171,14 @@ class ExecutionAdmin(ServiceModelAdmin):
         return has_role(request.user, EDITOR)
 
     def get_urls(self) -> list:
-        info = self.opts.app_label, self.opts.model_name
-        views = [
-            ("output/", self.output_view, "output"),
-            ("output.txt", self.download_view, "download"),
-            ("cancel/", self.cancel_view, "cancel"),
-            ("relaunch/", self.relaunch_view, "relaunch"),
-        ]
-        extra = [
-            path(
-                f"<path:object_id>/{suffix}",
-                self.admin_site.admin_view(view),
-                name="{}_{}_{}".format(*info, name),
-            )
-            for suffix, view, name in views
-        ]
+        extra = self.object_urls(
+            [
+                ("output/", self.output_view, "output"),
+                ("output.txt", self.download_view, "download"),
+                ("cancel/", self.cancel_view, "cancel"),
+                ("relaunch/", self.relaunch_view, "relaunch"),
+            ]
+        )
         return [*extra, *super().get_urls()]
 
     def render_change_form(

@@ -18,7 +18,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import reverse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
@@ -91,6 +91,19 @@ class ServiceModelAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(
                 reverse("admin:{}_{}_change".format(*info), args=[object_id])
             )
+
+    def object_urls(self, views: list[tuple[str, Any, str]]) -> list[URLPattern]:
+        """URLs of the admin's own views of one object: ``(suffix, view, name)`` becomes
+        ``<object_id>/<suffix>``, named ``admin:<app>_<model>_<name>``."""
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path(
+                f"<path:object_id>/{suffix}",
+                self.admin_site.admin_view(view),
+                name="{}_{}_{}".format(*info, name),
+            )
+            for suffix, view, name in views
+        ]
 
     def object_or_404(self, request: HttpRequest, object_id: str, *, allowed: bool) -> Any:
         """The object of one of the admin's own views, for a user ``allowed`` to use it."""

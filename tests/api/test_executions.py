@@ -28,6 +28,8 @@ EXECUTION_KEYS = {
     "config_revision",
     "relaunch_of",
 }
+# The list shape (and a deployment's last execution): without the fields that can be large.
+SUMMARY_KEYS = EXECUTION_KEYS - {"output", "steps", "variables"}
 
 
 def test_execution_shape(client_for, deployment):

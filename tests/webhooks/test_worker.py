@@ -12,6 +12,7 @@ import pytest
 from executions.models import ExecutionStatus
 from executions.services import deployment_execute
 from tests.api.conftest import bearer_client, make_user
+from tests.api.test_executions import SUMMARY_KEYS
 from tests.executions.conftest import wait_finished, wait_for
 from tests.webhooks.conftest import Answer
 from webhooks import services
@@ -20,21 +21,6 @@ from webhooks.models import WebhookDelivery
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("webhook_worker")]
 
 SECRET = "worker-test-secret"
-SUMMARY_FIELDS = {
-    "id",
-    "deployment_id",
-    "command",
-    "status",
-    "exit_code",
-    "explanation",
-    "started_at",
-    "completed_at",
-    "duration_ms",
-    "triggered_by",
-    "trigger",
-    "config_revision",
-    "relaunch_of",
-}
 
 
 def completed(delivery_id, timeout: float = 30.0) -> WebhookDelivery:
@@ -70,7 +56,7 @@ def test_a_failed_run_reaches_the_receiver_signed_within_seconds(make_deployment
         documents[document["event"]] = document
     assert set(documents) == {"execution.started", "execution.failed"}
     failed = documents["execution.failed"]["data"]
-    assert set(failed) == SUMMARY_FIELDS
+    assert set(failed) == SUMMARY_KEYS
     assert failed["id"] == str(execution.pk)
     assert failed["status"] == "failed"
     assert failed["exit_code"] == 3
