@@ -37,6 +37,22 @@ class ExecutionTrigger(models.TextChoices):
 class Execution(models.Model):
     # Columns that can be megabytes: lists and summaries leave them in the database.
     HEAVY_FIELDS = ("output", "config_snapshot", "steps", "variables")
+    # The columns of a summary (a list's item, a deployment's last execution) as the API
+    # writes it: a deployment list reads only these of each last execution.
+    SUMMARY_FIELDS = (
+        "id",
+        "deployment_id",
+        "command",
+        "status",
+        "exit_code",
+        "explanation",
+        "started_at",
+        "completed_at",
+        "triggered_by_name",
+        "trigger",
+        "config_revision",
+        "relaunch_of_id",
+    )
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     deployment = models.ForeignKey(
@@ -101,7 +117,11 @@ class Execution(models.Model):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["-created_at"], name="execution_created_idx"),
-            models.Index(fields=["deployment", "-created_at"], name="execution_deployment_idx"),
+            # A deployment's newest execution is the first entry: no sort (the list's last
+            # execution, once per row of a page).
+            models.Index(
+                fields=["deployment", "-created_at", "-id"], name="execution_deployment_idx"
+            ),
             models.Index(fields=["status", "heartbeat_at"], name="execution_sweep_idx"),
         ]
 

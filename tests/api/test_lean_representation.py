@@ -150,3 +150,22 @@ def test_the_last_execution_row_inside_another_query(rows):
 
     assert {d.pk: d.nested for d in outer} == direct
     assert sum(row is not None for row in direct.values()) == 2
+
+
+def test_a_last_execution_loads_only_its_summary_columns(rows, django_assert_num_queries):
+    deployments = list(selectors.deployment_list_with_last_execution())
+    executions = [
+        selectors.deployment_last_execution(deployment)
+        for deployment in deployments
+        if deployment.last_execution_row is not None
+    ]
+    summary_columns = set(Execution.SUMMARY_FIELDS)
+    others = {field.attname for field in Execution._meta.concrete_fields} - summary_columns
+
+    with django_assert_num_queries(0):
+        summaries = ExecutionSummarySerializer(executions, many=True).data
+    assert len(summaries) == 2
+    assert all(execution.get_deferred_fields() == others for execution in executions)
+    stored = Execution.objects.get(pk=executions[0].pk).output
+    with django_assert_num_queries(1):  # any other column loads on access, as deferred ones do
+        assert executions[0].output == stored

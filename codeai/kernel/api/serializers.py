@@ -4,9 +4,12 @@ generic path)."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
+from django.utils import timezone
 from rest_framework import ISO_8601, serializers
 from rest_framework.fields import SkipField
 from rest_framework.relations import PKOnlyObject, RelatedField
@@ -14,18 +17,25 @@ from rest_framework.settings import api_settings
 
 
 class LeanRepresentation:
-    """A serializer mixin: ``to_representation`` by plain functions compiled once per serializer
-    instance (so once per page: a list's rows share its child) from the serializer's own
-    fields, giving exactly DRF's output.
+    """A serializer mixin: ``to_representation`` by plain functions compiled once per
+    serializer class (and active time zone) from the class's own fields, giving exactly DRF's
+    output.
 
-    DRF's generic path asks every field of every row for its attribute (a nested-attribute
-    walk, a callable check, a PKOnlyObject check) and then its representation; for a page of
-    50 deployments that was a third of the request. Here a field whose class is one of DRF's
-    plain ones (exactly, not a subclass, which may represent values its own way) and whose
-    source is one model attribute reads it with ``getattr`` and converts it as DRF would;
-    every other field goes through DRF's own ``get_attribute`` and ``to_representation``. The
-    shape stays declared by the serializer's fields: adding one needs nothing here.
-    ``tests/api/test_lean_representation.py`` checks the bytes against DRF's.
+    DRF's generic path builds every serializer's fields anew (model introspection and deep
+    copies, for each request) and asks every field of every row for its attribute (a
+    nested-attribute walk, a callable check, a PKOnlyObject check) and then its
+    representation; for a page of 50 deployments that was half of the request. Here the
+    fields are read once, from an instance of the class made for that, and each becomes a
+    reader: a field whose ``to_representation`` and ``get_attribute`` are those of one of
+    DRF's plain classes, with a source of one model attribute, reads it with ``getattr`` and
+    converts it as DRF would; a method field calls the method of the serializer at hand; any
+    other field goes through DRF's own ``get_attribute`` and ``to_representation`` - the
+    compiled instance's field when it is one of ours or DRF's plain ones (neither reads the
+    serializer's context), else the field of the serializer at hand. So the serializer
+    classes' fields must not depend on the instance (no ``get_fields`` or ``__init__`` that
+    changes them): none does. The shape stays declared by the serializer's fields: adding
+    one needs nothing here. ``tests/api/test_lean_representation.py`` checks the bytes
+    against DRF's.
     """
 
     # False: DRF's own path (the tests compare the two).
@@ -36,24 +46,33 @@ class LeanRepresentation:
             return super().to_representation(instance)  # type: ignore[misc]
         row = self.__dict__.get("_lean_row")
         if row is None:
-            row = self._lean_row = _compile_row(self)  # type: ignore[arg-type]
-        return row(instance)
+            serializer_class: Any = type(self)
+            zone = timezone.get_current_timezone_name()
+            row = self._lean_row = _compiled_row(serializer_class, zone)
+        return row(self, instance)
 
 
 _SKIP = object()
 
+# reads one field of ``instance`` for ``serializer``: its representation, or _SKIP
+Reader = Callable[[Any, Any], Any]
 
-def _compile_row(serializer: serializers.Serializer) -> Any:
+
+@functools.cache
+def _compiled_row(serializer_class: Any, zone_name: str) -> Any:
+    """The row function of ``serializer_class``; ``zone_name`` keys it because DRF's date
+    times are written in the active time zone."""
+    serializer = serializer_class()
     model = getattr(getattr(serializer, "Meta", None), "model", None)
     readers = [
         (field.field_name, _reader(serializer, field, model))
         for field in serializer._readable_fields
     ]
 
-    def row(instance: Any) -> dict[str | None, Any]:
+    def row(serializer: Any, instance: Any) -> dict[str | None, Any]:
         out = {}
         for name, read in readers:
-            value = read(instance)
+            value = read(serializer, instance)
             if value is not _SKIP:
                 out[name] = value
         return out
@@ -70,15 +89,18 @@ def _model_attribute(model: Any, name: str) -> bool:
     return any(field.attname == name for field in model._meta.concrete_fields)
 
 
-def _reader(serializer: serializers.Serializer, field: Any, model: Any) -> Any:
-    kind = type(field)
-    if kind is serializers.SerializerMethodField:
-        method = getattr(serializer, field.method_name)
+def _reader(serializer: serializers.Serializer, field: Any, model: Any) -> Reader:
+    if type(field) is serializers.SerializerMethodField:
+        method_name = field.method_name
+
+        def method(serializer: Any, instance: Any) -> Any:
+            return getattr(serializer, method_name)(instance)
+
         return method
     key = _foreign_key(field, model)
-    if key is not None:
+    if key is not None and _context_free(field):
 
-        def related(instance: Any) -> Any:  # RelatedField.get_attribute's primary key only
+        def related(serializer: Any, instance: Any) -> Any:  # RelatedField's pk-only path
             pk = getattr(instance, key)
             return None if pk is None else field.to_representation(PKOnlyObject(pk=pk))
 
@@ -88,21 +110,33 @@ def _reader(serializer: serializers.Serializer, field: Any, model: Any) -> Any:
         attribute = field.source_attrs[0]
         if _model_attribute(model, attribute):
 
-            def read(instance: Any) -> Any:
+            def read(serializer: Any, instance: Any) -> Any:
                 value = getattr(instance, attribute)
                 return None if value is None else convert(value)
 
             return read
+    name = field.field_name
+    shared = _context_free(field)
 
-    def drf(instance: Any) -> Any:  # DRF's own per-field path (Serializer.to_representation)
+    def drf(serializer: Any, instance: Any) -> Any:  # Serializer.to_representation's path
+        own = field if shared else serializer.fields[name]
         try:
-            attribute = field.get_attribute(instance)
+            attribute = own.get_attribute(instance)
         except SkipField:
             return _SKIP
         check_for_none = attribute.pk if isinstance(attribute, PKOnlyObject) else attribute
-        return None if check_for_none is None else field.to_representation(attribute)
+        return None if check_for_none is None else own.to_representation(attribute)
 
     return drf
+
+
+def _context_free(field: Any) -> bool:
+    """A field whose representation reads nothing of its serializer (context, request,
+    parent): DRF's plain fields and this project's own; never a nested serializer."""
+    if isinstance(field, serializers.BaseSerializer):
+        return False
+    module = type(field).__module__
+    return module.startswith("codeai.") or _plain_base(field) is not None
 
 
 def _foreign_key(field: Any, model: Any) -> str | None:
@@ -119,25 +153,49 @@ def _foreign_key(field: Any, model: Any) -> str | None:
     return model_field.attname if model_field.many_to_one else None
 
 
+_PLAIN = (
+    serializers.ReadOnlyField,
+    serializers.CharField,
+    serializers.IntegerField,
+    serializers.UUIDField,
+    serializers.ChoiceField,
+    serializers.DateTimeField,
+)
+
+
+def _plain_base(field: Any) -> type[serializers.Field] | None:
+    """The one of DRF's plain field classes whose ``to_representation`` and
+    ``get_attribute`` ``field`` has (a subclass that only validates differently counts)."""
+    kind = type(field)
+    for base in _PLAIN:
+        if (
+            isinstance(field, base)
+            and kind.to_representation is base.to_representation
+            and kind.get_attribute is base.get_attribute
+        ):
+            return base
+    return None
+
+
 def _converter(field: Any) -> Any:
     """What ``field.to_representation`` does, for DRF's plain field classes (else None)."""
-    kind = type(field)
-    if kind is serializers.ReadOnlyField:
+    base = _plain_base(field)
+    if base is serializers.ReadOnlyField:
         return _same
-    if kind is serializers.CharField:
+    if base is serializers.CharField:
         return str
-    if kind is serializers.IntegerField:
+    if base is serializers.IntegerField:
         return int
-    if kind is serializers.UUIDField and field.uuid_format == "hex_verbose":
+    if base is serializers.UUIDField and field.uuid_format == "hex_verbose":
         return str
-    if kind is serializers.ChoiceField:
+    if base is serializers.ChoiceField:
         choices = field.choice_strings_to_values
 
         def choice(value: Any) -> Any:
             return value if value == "" else choices.get(str(value), value)
 
         return choice
-    if kind is serializers.DateTimeField:
+    if base is serializers.DateTimeField:
         return _datetime_converter(field)
     return None
 
