@@ -6,6 +6,8 @@ import uuid
 
 from django.db import models
 
+from codeai.kernel.loading import LeanLoading
+
 
 class DeploymentStatus(models.TextChoices):
     PENDING = "pending", "Pending"
@@ -23,7 +25,7 @@ class Concurrency(models.TextChoices):
     REFUSE = "refuse", "Refuse: answer 409"
 
 
-class Deployment(models.Model):
+class Deployment(LeanLoading, models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=255, unique=True)
     config = models.ForeignKey(

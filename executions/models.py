@@ -7,6 +7,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from codeai.kernel.loading import LeanLoading
+
 
 class ExecutionStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
@@ -34,7 +36,7 @@ class ExecutionTrigger(models.TextChoices):
     RELAUNCH = "relaunch", "Relaunch"
 
 
-class Execution(models.Model):
+class Execution(LeanLoading, models.Model):
     # Columns that can be megabytes: lists and summaries leave them in the database.
     HEAVY_FIELDS = ("output", "config_snapshot", "steps", "variables")
     # The columns of a summary (a list's item, a deployment's last execution) as the API

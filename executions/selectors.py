@@ -214,27 +214,48 @@ def _parse_moment(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+# Columns whose JSON value is already what the ORM reads (a string, an integer).
+_JSON_NATIVE = frozenset(
+    {
+        "CharField",
+        "TextField",
+        "IntegerField",
+        "BigIntegerField",
+        "SmallIntegerField",
+        "PositiveIntegerField",
+        "PositiveSmallIntegerField",
+        "PositiveBigIntegerField",
+    }
+)
+
+
 @functools.cache
-def _row_reader() -> list[tuple[str, Any]]:
-    """The summary columns, each with how to turn its JSON value into what the ORM would have
-    read."""
+def _row_parsers() -> list[tuple[str, Any]]:
+    """The summary columns whose JSON value is not what the ORM would have read (UUIDs and
+    date times are strings in JSON), each with what turns it into that."""
     by_column = {field.attname: field for field in Execution._meta.concrete_fields}
-    fields = [by_column[name] for name in Execution.SUMMARY_FIELDS]
-    return [
-        (field.attname, _parse_moment if isinstance(field, DateTimeField) else field.to_python)
-        for field in fields
-    ]
+    parsers = []
+    for name in Execution.SUMMARY_FIELDS:
+        field = by_column[name]
+        stored = field.target_field if field.is_relation else field
+        if isinstance(field, DateTimeField):
+            parsers.append((name, _parse_moment))
+        elif stored.get_internal_type() not in _JSON_NATIVE:
+            parsers.append((name, field.to_python))
+    return parsers
 
 
 def _execution_from_row(row: dict[str, Any]) -> Execution:
     """An execution as the ORM would have loaded it with only the summary columns (the others
     load on access, as deferred columns do); built as unpickling builds a model, without
     running ``__init__`` field by field."""
-    readers = _row_reader()
     execution = Execution.__new__(Execution)
-    execution.__dict__.update(
-        (name, None if (value := row.get(name)) is None else read(value)) for name, read in readers
-    )
+    values = execution.__dict__
+    for name in Execution.SUMMARY_FIELDS:
+        values[name] = row.get(name)
+    for name, parse in _row_parsers():
+        if (value := values[name]) is not None:
+            values[name] = parse(value)
     execution._state = ModelState()
     execution._state.adding = False
     execution._state.db = "default"
