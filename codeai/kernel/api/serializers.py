@@ -5,6 +5,7 @@ generic path)."""
 from __future__ import annotations
 
 import functools
+import keyword
 from collections.abc import Callable
 from typing import Any
 
@@ -72,7 +73,7 @@ def _compiled_row(serializer_class: Any, zone_name: str) -> Any:
     for index, field in enumerate(serializer._readable_fields):
         key = repr(field.field_name)
         plan = _reader(serializer, field, model)
-        if isinstance(plan, _Attribute) and plan.name.isidentifier():
+        if isinstance(plan, _Attribute) and _plain_name(plan.name):
             read = f"instance.{plan.name}"
             if plan.convert is _same:
                 lines.append(f"    out[{key}] = {read}")
@@ -80,7 +81,7 @@ def _compiled_row(serializer_class: Any, zone_name: str) -> Any:
                 namespace[f"convert{index}"] = plan.convert
                 lines.append(f"    value = {read}")
                 lines.append(f"    out[{key}] = None if value is None else convert{index}(value)")
-        elif isinstance(plan, _Method) and plan.name.isidentifier():
+        elif isinstance(plan, _Method) and _plain_name(plan.name):
             lines.append(f"    out[{key}] = serializer.{plan.name}(instance)")
         else:
             namespace[f"read{index}"] = (
@@ -91,6 +92,11 @@ def _compiled_row(serializer_class: Any, zone_name: str) -> Any:
     lines.append("    return out")
     exec("\n".join(lines), namespace)  # the source is the lines above: names and reprs only
     return namespace["row"]
+
+
+def _plain_name(name: str) -> bool:
+    """A name the written source can use after a dot."""
+    return name.isidentifier() and not keyword.iskeyword(name)
 
 
 class _Attribute:
