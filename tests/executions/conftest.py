@@ -3,6 +3,7 @@ on the test database and the pass's broker (filesystem in pass 1, Redis in pass 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -145,7 +146,12 @@ def start_worker(
     ]
     with log.open("wb") as handle:
         process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stop_worker ends it whole
         )
     worker = Worker(process, log)
     try:
@@ -159,13 +165,13 @@ def start_worker(
 
 
 def stop_worker(worker: Worker) -> None:
-    # A cold shutdown: every test waited for its executions, and a warm one takes seconds.
-    worker.process.send_signal(signal.SIGQUIT)
-    try:
-        worker.process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        worker.process.kill()
-        worker.process.wait()
+    """The worker and its pool, gone at once: every test waited for its executions, and
+    Celery's own shutdown, warm or cold, spends 3-8 s polling its broker and joining its
+    threads and processes. The tests of shutdown itself (tests/deploy) use processes of
+    their own."""
+    with contextlib.suppress(ProcessLookupError):  # already gone, group and all
+        os.killpg(worker.process.pid, signal.SIGKILL)
+    worker.process.wait()
 
 
 @pytest.fixture(scope="module")
