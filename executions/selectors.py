@@ -18,10 +18,10 @@ from django.db.models import (
     Subquery,
     TextField,
 )
-from django.db.models.base import ModelState
 from django.db.models.functions import Cast, Coalesce, JSONObject, Substr
 from django.utils import timezone
 
+from codeai.kernel.loading import loaded_instance
 from deployments import selectors as deployment_selectors
 from deployments.models import Deployment, DeploymentStatus
 from executions.models import Execution, ExecutionStatus
@@ -247,19 +247,12 @@ def _row_parsers() -> list[tuple[str, Any]]:
 
 def _execution_from_row(row: dict[str, Any]) -> Execution:
     """An execution as the ORM would have loaded it with only the summary columns (the others
-    load on access, as deferred columns do); built as unpickling builds a model, without
-    running ``__init__`` field by field."""
-    execution = Execution.__new__(Execution)
-    values = execution.__dict__
-    for name in Execution.SUMMARY_FIELDS:
-        values[name] = row.get(name)
+    load on access, as deferred columns do), without running ``__init__`` field by field."""
+    values = {name: row.get(name) for name in Execution.SUMMARY_FIELDS}
     for name, parse in _row_parsers():
         if (value := values[name]) is not None:
             values[name] = parse(value)
-    execution._state = ModelState()
-    execution._state.adding = False
-    execution._state.db = "default"
-    return execution
+    return loaded_instance(Execution, "default", values.items())
 
 
 def deployment_list_with_last_execution() -> QuerySet[Deployment]:

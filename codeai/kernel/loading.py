@@ -26,13 +26,19 @@ class LeanLoading:
             or post_init.has_listeners(cls)
         ):
             return super().from_db(db, field_names, values)  # type: ignore[misc]
-        instance = cls.__new__(cls)
         model: Any = cls
-        instance.__dict__.update(zip(_attnames(model), values, strict=True))
-        state = instance._state = ModelState()  # type: ignore[attr-defined]
-        state.adding = False
-        state.db = db
-        return instance
+        return loaded_instance(model, db, zip(_attnames(model), values, strict=True))
+
+
+def loaded_instance(model: Any, db: str | None, values: Any) -> Any:
+    """An instance of ``model`` as the database gave it, from ``(attname, value)`` pairs;
+    columns left out load on access, as deferred ones do."""
+    instance = model.__new__(model)
+    instance.__dict__.update(values)
+    state = instance._state = ModelState()
+    state.adding = False
+    state.db = db
+    return instance
 
 
 @functools.cache

@@ -73,20 +73,18 @@ def _compiled_row(serializer_class: Any, zone_name: str) -> Any:
     for index, field in enumerate(serializer._readable_fields):
         key = repr(field.field_name)
         plan = _reader(serializer, field, model)
-        if isinstance(plan, _Attribute) and _plain_name(plan.name):
-            read = f"instance.{plan.name}"
+        if isinstance(plan, _Attribute):
+            read = _attribute_source("instance", plan.name)
             if plan.convert is _same:
                 lines.append(f"    out[{key}] = {read}")
             else:
                 namespace[f"convert{index}"] = plan.convert
                 lines.append(f"    value = {read}")
                 lines.append(f"    out[{key}] = None if value is None else convert{index}(value)")
-        elif isinstance(plan, _Method) and _plain_name(plan.name):
-            lines.append(f"    out[{key}] = serializer.{plan.name}(instance)")
+        elif isinstance(plan, _Method):
+            lines.append(f"    out[{key}] = {_attribute_source('serializer', plan.name)}(instance)")
         else:
-            namespace[f"read{index}"] = (
-                plan.read if isinstance(plan, _Attribute | _Method) else plan
-            )
+            namespace[f"read{index}"] = plan
             lines.append(f"    value = read{index}(serializer, instance)")
             lines.append(f"    if value is not _SKIP:\n        out[{key}] = value")
     lines.append("    return out")
@@ -94,9 +92,11 @@ def _compiled_row(serializer_class: Any, zone_name: str) -> Any:
     return namespace["row"]
 
 
-def _plain_name(name: str) -> bool:
-    """A name the written source can use after a dot."""
-    return name.isidentifier() and not keyword.iskeyword(name)
+def _attribute_source(owner: str, name: str) -> str:
+    """Source reading attribute ``name`` of ``owner``: after a dot where Python allows it."""
+    if name.isidentifier() and not keyword.iskeyword(name):
+        return f"{owner}.{name}"
+    return f"getattr({owner}, {name!r})"
 
 
 class _Attribute:
@@ -105,19 +105,12 @@ class _Attribute:
     def __init__(self, name: str, convert: Callable[[Any], Any]) -> None:
         self.name, self.convert = name, convert
 
-    def read(self, serializer: Any, instance: Any) -> Any:
-        value = getattr(instance, self.name)
-        return None if value is None else self.convert(value)
-
 
 class _Method:
     """A method field: the method of the serializer at hand."""
 
     def __init__(self, name: str) -> None:
         self.name = name
-
-    def read(self, serializer: Any, instance: Any) -> Any:
-        return getattr(serializer, self.name)(instance)
 
 
 def _model_attribute(model: Any, name: str) -> bool:
