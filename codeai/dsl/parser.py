@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import threading
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
@@ -691,8 +692,20 @@ def _lark() -> Lark:
 
 
 @cache
-def _driver() -> Driver:
+def _built_driver() -> Driver:
     return Driver(_lark())
+
+
+# Threads of one web worker may parse their first config at once: they wait for one build.
+# Two builds at once are not only wasted work: lark compiles the grammar's literals with
+# ast.literal_eval, and CPython 3.11 compiling in two threads at once can raise SystemError
+# ("AST constructor recursion depth mismatch"), seen as a 500 on the first requests.
+_BUILD_LOCK = threading.Lock()
+
+
+def _driver() -> Driver:
+    with _BUILD_LOCK:
+        return _built_driver()
 
 
 def keywords() -> list[str]:

@@ -103,6 +103,8 @@ def delete_configs(ids: list[int]) -> None:
     with psycopg.connect(
         host=db["HOST"], port=db["PORT"], dbname=db["NAME"], user=db["USER"], autocommit=True
     ) as direct:
+        # Django cascades to revisions itself; the database's foreign key does not.
+        direct.execute("DELETE FROM configs_configrevision WHERE config_id = ANY(%s)", [ids])
         direct.execute("DELETE FROM configs_config WHERE id = ANY(%s)", [ids])
 
 
