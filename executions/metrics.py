@@ -81,14 +81,17 @@ for _status in ExecutionStatus.terminal():
     EXECUTION_DURATION.labels(_status)
 
 
-def _moved(execution_id: Any, status: str) -> None:
+def _moved(execution_id: Any, status: str, seconds: float | None) -> None:
     EXECUTIONS.labels(status).inc()
-    if status in ExecutionStatus.terminal():
+    if status not in ExecutionStatus.terminal():
+        return
+    if seconds is None:
         times = Execution.objects.filter(pk=execution_id).values_list("started_at", "completed_at")
         started_at, completed_at = times.first() or (None, None)
-        if started_at is not None and completed_at is not None:
-            seconds = (completed_at - started_at).total_seconds()
-            EXECUTION_DURATION.labels(status).observe(max(seconds, 0.0))
+        if started_at is None or completed_at is None:
+            return  # it never started
+        seconds = (completed_at - started_at).total_seconds()
+    EXECUTION_DURATION.labels(status).observe(max(seconds, 0.0))
 
 
 def execution_created() -> None:
@@ -96,10 +99,11 @@ def execution_created() -> None:
     transaction.on_commit(partial(EXECUTIONS.labels(ExecutionStatus.QUEUED).inc), robust=True)
 
 
-def execution_moved(*, execution_id: Any, status: str) -> None:
+def execution_moved(*, execution_id: Any, status: str, seconds: float | None = None) -> None:
     """This process moved an execution to ``status``; counted once its transaction commits
-    (a rolled-back move counts nothing; a failure here never fails the move)."""
-    transaction.on_commit(partial(_moved, execution_id, status), robust=True)
+    (a rolled-back move counts nothing; a failure here never fails the move). An end's
+    duration is ``seconds`` when the mover knows it, else read from the row."""
+    transaction.on_commit(partial(_moved, execution_id, status, seconds), robust=True)
 
 
 def step_finished(*, seconds: float) -> None:

@@ -31,7 +31,7 @@ from codeai.kernel.exceptions import Conflict, NotFound, ServiceUnavailable
 from codeai.kernel.logs import get_request_id
 from configs import selectors as config_selectors
 from deployments.models import Concurrency, Deployment, DeploymentStatus
-from executions import metrics, runner, signals
+from executions import metrics, runner, signals, statements
 from executions.models import Execution, ExecutionStatus, ExecutionTrigger
 
 logger = logging.getLogger(__name__)
@@ -226,10 +226,15 @@ def _move(
         _deployment_follow(execution_id, changes["status"])
         if changes["status"] in ExecutionStatus.terminal():
             _release_next(execution_id)
-        # Receivers (webhooks) hear of the move once it commits.
-        signals.status_changed_on_commit(execution_id, changes["status"])
-        metrics.execution_moved(execution_id=execution_id, status=changes["status"])
+        _announce(execution_id, changes["status"])
     return True
+
+
+def _announce(execution_id: Any, status: str, *, seconds: float | None = None) -> None:
+    """After a move (once it commits): receivers (webhooks) hear of it and it is counted;
+    ``seconds`` is how long it ran, when the mover knows it."""
+    signals.status_changed_on_commit(execution_id, status)
+    metrics.execution_moved(execution_id=execution_id, status=status, seconds=seconds)
 
 
 def execution_cancel(*, execution: Execution, user: Any) -> Execution:
@@ -265,16 +270,7 @@ def execution_claim(*, execution_id: Any, worker: str, wait_for_commit: float = 
     """
     deadline = time.monotonic() + wait_for_commit
     while True:
-        now = timezone.now()
-        if _move(
-            execution_id=execution_id,
-            status_from=ExecutionStatus.QUEUED,
-            status=ExecutionStatus.RUNNING,
-            worker=worker,
-            started_at=now,
-            heartbeat_at=now,
-            condition=_may_start(),
-        ):
+        if _claimed(execution_id, worker):
             return ClaimResult.CLAIMED
         status = Execution.objects.filter(pk=execution_id).values_list("status", flat=True).first()
         if status == ExecutionStatus.QUEUED:
@@ -286,6 +282,26 @@ def execution_claim(*, execution_id: Any, worker: str, wait_for_commit: float = 
         if time.monotonic() >= deadline:
             return ClaimResult.MISSING
         time.sleep(COMMIT_POLL_SECONDS)
+
+
+def _claimed(execution_id: Any, worker: str) -> bool:
+    """queued -> running: on PostgreSQL one round trip (``statements.claim``) unless the
+    deployment is a queue one, whose turn the ORM's move decides."""
+    now = timezone.now()
+    if statements.supported() and statements.claim(
+        execution_id=execution_id, worker=worker, now=now
+    ):
+        _announce(execution_id, ExecutionStatus.RUNNING)
+        return True
+    return _move(
+        execution_id=execution_id,
+        status_from=ExecutionStatus.QUEUED,
+        status=ExecutionStatus.RUNNING,
+        worker=worker,
+        started_at=now,
+        heartbeat_at=now,
+        condition=_may_start(),
+    )
 
 
 def _progress(*, output: str, truncated: bool, steps: list | None) -> dict[str, Any]:
@@ -326,14 +342,33 @@ def execution_finish(
     steps: list | None = None,
 ) -> bool:
     """End a running execution, storing the last output and steps in the same write;
-    False if something else (the sweep) ended it first."""
+    False if something else (the sweep) ended it first. On PostgreSQL one round trip
+    (``statements.finish``) unless the deployment is a queue one, whose next execution the
+    ORM's move releases."""
+    now = timezone.now()
+    if statements.supported():
+        moved, started_at = statements.finish(
+            execution_id=execution_id,
+            status=status,
+            after=DEPLOYMENT_STATUS_AFTER[status],
+            now=now,
+            exit_code=exit_code,
+            explanation=explanation,
+            output=output,
+            truncated=truncated,
+            steps=steps,
+        )
+        if moved:
+            ran = None if started_at is None else max((now - started_at).total_seconds(), 0.0)
+            _announce(execution_id, status, seconds=ran)
+            return True
     return _move(
         execution_id=execution_id,
         status_from=ExecutionStatus.RUNNING,
         status=status,
         exit_code=exit_code,
         explanation=explanation,
-        completed_at=timezone.now(),
+        completed_at=now,
         **_progress(output=output, truncated=truncated, steps=steps),
     )
 
