@@ -162,7 +162,8 @@ class DeploymentViewSet(deployment_views.DeploymentViewSet):
     )
     @action(detail=True, methods=["post"], serializer_class=ExecuteRequestSerializer)
     def execute(self, request: Request, id: str) -> Response:
-        deployment = self.get_object()
+        # Its config is read next; its last execution is not needed.
+        deployment = self.get_object(queryset=Deployment.objects.select_related("config"))
         body = ExecuteRequestSerializer(data=optional_body(request))
         body.is_valid(raise_exception=True)
         execution = services.deployment_execute(

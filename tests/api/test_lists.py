@@ -63,6 +63,10 @@ def test_envelope_and_newest_first(viewer):
         ("?limit=0", 20, 0, 20),
         ("?offset=24", 20, 24, 1),
         ("?offset=99999", 20, 99999, 0),
+        # The edge of what the databases take: at it, and past it (read as it).
+        (f"?offset={2**62}", 20, 2**62, 0),
+        (f"?offset={2**62 + 1}", 20, 2**62, 0),
+        ("?offset=145221818439693436925669597078986575605", 20, 2**62, 0),
     ],
 )
 def test_limit_and_offset_fall_back_and_cap_never_400(viewer, query, limit, offset, rows):

@@ -14,13 +14,21 @@ from rest_framework.response import Response
 TOTAL = "codeai_list_total"
 
 
+# Past every row of any list, and offset + limit still fits the databases' 64-bit integers.
+MAX_OFFSET = 2**62
+
+
 class ListPagination(LimitOffsetPagination):
     """limit defaults to 20, capped at 100; a bad limit or offset falls back, never a 400
     (DRF's own parsing: a limit that is not a positive integer is the default, an offset
-    that is not a non-negative one is 0)."""
+    that is not a non-negative one is 0); an offset above ``MAX_OFFSET`` is ``MAX_OFFSET``
+    (an empty page), as the database could not take it."""
 
     default_limit = 20
     max_limit = 100
+
+    def get_offset(self, request: Request) -> int:
+        return min(super().get_offset(request), MAX_OFFSET)
 
     def paginate_queryset(
         self, queryset: Any, request: Request, view: Any = None
