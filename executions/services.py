@@ -288,11 +288,12 @@ def _claimed(execution_id: Any, worker: str) -> bool:
     """queued -> running: on PostgreSQL one round trip (``statements.claim``) unless the
     deployment is a queue one, whose turn the ORM's move decides."""
     now = timezone.now()
-    if statements.supported() and statements.claim(
-        execution_id=execution_id, worker=worker, now=now
-    ):
-        _announce(execution_id, ExecutionStatus.RUNNING)
-        return True
+    if statements.supported():
+        move = statements.claim(execution_id=execution_id, worker=worker, now=now)
+        if move is statements.Move.MOVED:
+            _announce(execution_id, ExecutionStatus.RUNNING)
+        if move is not statements.Move.QUEUE:
+            return move is statements.Move.MOVED
     return _move(
         execution_id=execution_id,
         status_from=ExecutionStatus.QUEUED,
@@ -347,7 +348,7 @@ def execution_finish(
     ORM's move releases."""
     now = timezone.now()
     if statements.supported():
-        moved, started_at = statements.finish(
+        move, started_at = statements.finish(
             execution_id=execution_id,
             status=status,
             after=DEPLOYMENT_STATUS_AFTER[status],
@@ -358,10 +359,11 @@ def execution_finish(
             truncated=truncated,
             steps=steps,
         )
-        if moved:
+        if move is statements.Move.MOVED:
             ran = None if started_at is None else max((now - started_at).total_seconds(), 0.0)
             _announce(execution_id, status, seconds=ran)
-            return True
+        if move is not statements.Move.QUEUE:
+            return move is statements.Move.MOVED
     return _move(
         execution_id=execution_id,
         status_from=ExecutionStatus.RUNNING,

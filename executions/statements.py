@@ -17,17 +17,19 @@ task) still take:
   once none of its other executions runs.
 
 A queue deployment's executions are left to ``services._move`` (both statements move
-nothing then): whose turn it is, and releasing the next, are decided there.
+nothing then and say so): whose turn it is, and releasing the next, are decided there.
 """
 
 from __future__ import annotations
 
+import enum
 import functools
 from datetime import datetime
 from typing import Any
 
 from django.db import connection
 
+from codeai.kernel.sql import quoted_columns, quoted_table
 from deployments.models import Concurrency, Deployment, DeploymentStatus
 from executions.models import Execution, ExecutionStatus
 
@@ -38,16 +40,11 @@ def supported() -> bool:
 
 def _names() -> dict[str, str]:
     """Tables, columns and the status values the statements use, as the models name them."""
-    column = {field.name: field.column for field in Execution._meta.concrete_fields}
-    deployment_column = {field.name: field.column for field in Deployment._meta.concrete_fields}
     return {
-        "execution": connection.ops.quote_name(Execution._meta.db_table),
-        "deployment": connection.ops.quote_name(Deployment._meta.db_table),
-        **{f"e_{name}": connection.ops.quote_name(value) for name, value in column.items()},
-        **{
-            f"d_{name}": connection.ops.quote_name(value)
-            for name, value in deployment_column.items()
-        },
+        "execution": quoted_table(Execution),
+        "deployment": quoted_table(Deployment),
+        **{f"e_{name}": column for name, column in quoted_columns(Execution).items()},
+        **{f"d_{name}": column for name, column in quoted_columns(Deployment).items()},
         "queued": ExecutionStatus.QUEUED,
         "running": ExecutionStatus.RUNNING,
         "queue": Concurrency.QUEUE,
@@ -55,8 +52,15 @@ def _names() -> dict[str, str]:
     }
 
 
+class Move(enum.Enum):
+    MOVED = "moved"
+    NOT_MOVED = "not moved"  # not in the status it moves from, or no such execution
+    QUEUE = "queue"  # a queue deployment's: ``services._move`` decides
+
+
+# Answers whether the deployment is a queue one (no row: no such execution).
 _LOCK = (
-    "SELECT 1 FROM {deployment} WHERE {d_id} = "
+    "SELECT {d_concurrency} = '{queue}' FROM {deployment} WHERE {d_id} = "
     "(SELECT {e_deployment} FROM {execution} WHERE {e_id} = %(id)s) FOR UPDATE;\n"
 )
 
@@ -69,12 +73,12 @@ _CLAIM = (
   FROM {deployment} AS d
   WHERE e.{e_id} = %(id)s AND e.{e_status} = '{queued}' AND d.{d_id} = e.{e_deployment}
     AND d.{d_concurrency} <> '{queue}'
-  RETURNING e.{e_deployment} AS deployment_id
+  RETURNING e.{e_deployment} AS deployment_id, e.{e_started_at} AS started_at
 ), followed AS (
   UPDATE {deployment} SET {d_status} = '{deployment_running}', {d_updated_at} = %(now)s
   WHERE {d_id} IN (SELECT deployment_id FROM moved) AND {d_status} <> '{deployment_running}'
 )
-SELECT count(*) FROM moved"""
+SELECT started_at FROM moved"""
 )
 
 _FINISH = (
@@ -108,21 +112,26 @@ def _sql(template: str) -> str:
     return template.format(**_names())
 
 
-def _moved_rows(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-    """The rows of the last statement. Several statements in one message run as one
-    transaction of their own (PostgreSQL's simple query protocol), or join the caller's."""
+def _move(sql: str, params: dict[str, Any]) -> tuple[Move, datetime | None]:
+    """The move and the execution's started_at when it moved. Several statements in one
+    message run as one transaction of their own (PostgreSQL's simple query protocol), or
+    join the caller's."""
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        cursor.cursor.nextset()  # past the lock's result
-        return cursor.fetchall()
+        locked = cursor.fetchone()  # (whether a queue deployment's,) or None
+        cursor.cursor.nextset()
+        moved = cursor.fetchone()
+    if moved is not None:
+        return Move.MOVED, moved[0]
+    return (Move.QUEUE if locked and locked[0] else Move.NOT_MOVED), None
 
 
-def claim(*, execution_id: Any, worker: str, now: datetime) -> bool:
-    """queued -> running for ``worker``, and the deployment running; False when the row is
-    not queued (yet, or any more) or its deployment is a queue one (the ORM's move decides
-    whose turn it is: ``services._may_start``)."""
-    rows = _moved_rows(_sql(_CLAIM), {"id": execution_id, "worker": worker, "now": now})
-    return bool(rows[0][0])
+def claim(*, execution_id: Any, worker: str, now: datetime) -> Move:
+    """queued -> running for ``worker``, and the deployment running; NOT_MOVED when the row
+    is not queued (yet, or any more); QUEUE for a queue deployment's, whose turn
+    ``services._move`` decides (``services._may_start``)."""
+    move, _ = _move(_sql(_CLAIM), {"id": execution_id, "worker": worker, "now": now})
+    return move
 
 
 def finish(
@@ -136,10 +145,11 @@ def finish(
     output: str,
     truncated: bool,
     steps: list | None,
-) -> tuple[bool, datetime | None]:
+) -> tuple[Move, datetime | None]:
     """running -> ``status``, and the deployment to ``after`` unless another execution of it
-    runs; (whether it moved, its started_at). Not moved when the row is not running or its
-    deployment is a queue one (whose next execution the ORM's move releases)."""
+    runs; with the execution's started_at when it moved. NOT_MOVED when the row is not
+    running; QUEUE for a queue deployment's, whose next execution ``services._move``
+    releases."""
     steps_value = (
         None
         if steps is None
@@ -156,5 +166,4 @@ def finish(
         "truncated": truncated,
         "steps": steps_value,
     }
-    rows = _moved_rows(_sql(_FINISH), params)
-    return (True, rows[0][0]) if rows else (False, None)
+    return _move(_sql(_FINISH), params)

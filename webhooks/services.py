@@ -35,6 +35,7 @@ from codeai.kernel.outbound import (
     record_integration_retry,
     track_integration_call,
 )
+from codeai.kernel.sql import quoted_columns, quoted_table
 from deployments.models import Deployment
 from executions.models import Execution, ExecutionStatus
 from executions.serializers import ExecutionSummarySerializer
@@ -189,14 +190,12 @@ def _candidates_sql(vendor: str) -> str:
     """Active webhooks of an execution's deployment or of every deployment: written once per
     database (``vendor``), since compiling the queryset cost more than the query on every
     status move of every execution."""
-    quote = connection.ops.quote_name
-    webhook = {field.name: quote(field.column) for field in Webhook._meta.concrete_fields}
-    execution = {field.name: quote(field.column) for field in Execution._meta.concrete_fields}
+    webhook, execution = quoted_columns(Webhook), quoted_columns(Execution)
     return (
         f"SELECT w.{webhook['id']}, w.{webhook['events']}"
-        f" FROM {quote(Webhook._meta.db_table)} AS w WHERE w.{webhook['active']}"
+        f" FROM {quoted_table(Webhook)} AS w WHERE w.{webhook['active']}"
         f" AND (w.{webhook['deployment']} IS NULL OR w.{webhook['deployment']} ="
-        f" (SELECT e.{execution['deployment']} FROM {quote(Execution._meta.db_table)} AS e"
+        f" (SELECT e.{execution['deployment']} FROM {quoted_table(Execution)} AS e"
         f" WHERE e.{execution['id']} = %s))"
     )
 
