@@ -5,7 +5,17 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
-from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
+from django.db.models import (
+    BooleanField,
+    Case,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    When,
+)
 
 from configs.models import Config, ConfigRevision
 
@@ -47,6 +57,24 @@ def config_revision(*, config_id: object, number: object) -> ConfigRevision | No
 def config_latest_revision(*, config_id: object) -> ConfigRevision | None:
     """The newest revision of a config (with its text), or None when it has none."""
     return ConfigRevision.objects.filter(config_id=config_id).order_by("-number").first()
+
+
+def config_current_revision(*, config: str = "") -> Subquery:
+    """For annotating a query of configs (``config`` "") or of rows that have one (``config``
+    the relation's name): the number of the config's newest revision when that revision
+    holds the config's text, else NULL (no revision, or the text changed since)."""
+    prefix = f"{config}__" if config else ""
+    newest = ConfigRevision.objects.filter(config_id=OuterRef(f"{prefix}pk")).order_by("-number")
+    same_text = Case(When(content=OuterRef(f"{prefix}content"), then=F("number")))
+    return Subquery(newest.annotate(current=same_text).values("current")[:1])
+
+
+def config_text_and_current_revision(*, config_id: object) -> tuple[str, int | None] | None:
+    """A config's text and the number of its current revision (``config_current_revision``)
+    in one query, or None when the config is gone."""
+    current = config_current_revision()
+    row = Config.objects.filter(pk=config_id).annotate(current=current)
+    return row.values_list("content", "current").first()
 
 
 def revision_unified_diff(old: ConfigRevision, new: ConfigRevision) -> list[str]:

@@ -22,6 +22,7 @@ from django.db.models.functions import Cast, Coalesce, JSONObject, Substr
 from django.utils import timezone
 
 from codeai.kernel.loading import loaded_instance
+from configs import selectors as config_selectors
 from deployments import selectors as deployment_selectors
 from deployments.models import Deployment, DeploymentStatus
 from executions.models import Execution, ExecutionStatus
@@ -259,6 +260,13 @@ def deployment_list_with_last_execution() -> QuerySet[Deployment]:
     """Deployments newest first, each with its newest execution in the same query (read it
     with ``deployment_last_execution``)."""
     return deployment_selectors.deployment_list().annotate(last_execution_row=LastExecutionRow())
+
+
+def deployments_to_execute() -> QuerySet[Deployment]:
+    """Deployments with their config and the number of its current revision
+    (``config_current_revision``) in one query: what an execution of one reads."""
+    current = config_selectors.config_current_revision(config="config")
+    return Deployment.objects.select_related("config").annotate(config_current_revision=current)
 
 
 def deployment_last_execution(deployment: Deployment) -> Execution | None:

@@ -478,14 +478,18 @@ def _deployment_follow(execution_id: Any, status: str) -> None:
 def deployment_source(deployment: Deployment) -> tuple[str, int | None]:
     """The text an execution of the deployment runs, and its revision number: the pinned
     revision, else the config's text (with the number of its latest revision when that is
-    the same text). Conflict without a config, or when the pinned revision is gone."""
+    the same text; read with the deployment by ``selectors.deployments_to_execute``, else
+    here). Conflict without a config, or when the pinned revision is gone."""
     config = deployment.config
     if config is None:
         raise Conflict("deployment has no config")
     if deployment.config_revision is None:
-        latest = config_selectors.config_latest_revision(config_id=config.pk)
-        same = latest is not None and latest.content == config.content
-        return config.content, latest.number if same and latest else None
+        if hasattr(deployment, "config_current_revision"):  # read with it: no query
+            return config.content, deployment.config_current_revision
+        current = config_selectors.config_text_and_current_revision(config_id=config.pk)
+        if current is None:
+            raise Conflict("deployment has no config")
+        return current
     pinned = config_selectors.config_revision(
         config_id=config.pk, number=deployment.config_revision
     )

@@ -162,8 +162,8 @@ class DeploymentViewSet(deployment_views.DeploymentViewSet):
     )
     @action(detail=True, methods=["post"], serializer_class=ExecuteRequestSerializer)
     def execute(self, request: Request, id: str) -> Response:
-        # Its config is read next; its last execution is not needed.
-        deployment = self.get_object(queryset=Deployment.objects.select_related("config"))
+        # With its config and current revision; its last execution is not needed.
+        deployment = self.get_object(queryset=selectors.deployments_to_execute())
         body = ExecuteRequestSerializer(data=optional_body(request))
         body.is_valid(raise_exception=True)
         execution = services.deployment_execute(

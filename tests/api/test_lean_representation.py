@@ -169,3 +169,18 @@ def test_a_last_execution_loads_only_its_summary_columns(rows, django_assert_num
     stored = Execution.objects.get(pk=executions[0].pk).output
     with django_assert_num_queries(1):  # any other column loads on access, as deferred ones do
         assert executions[0].output == stored
+
+
+def test_an_execution_with_steps_and_variables_is_written_without_building_fields(rows):
+    # Its steps (a nested serializer) and variables (a dict) are read by the compiled
+    # instance's fields too: a new serializer never builds its own (DRF's per-request cost).
+    execution = selectors.execution_list().get(exit_code=3)
+    serializer = ExecutionSerializer(execution)
+
+    data = serializer.data
+
+    assert "fields" not in serializer.__dict__
+    assert data["variables"] == {"a": "b"}
+    assert data["steps"] == [
+        {"index": 0, "command": "false", "exit_code": 3, "started_at": None, "duration_ms": None}
+    ]

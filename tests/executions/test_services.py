@@ -253,3 +253,24 @@ def test_a_queued_execution_behind_active_ones_is_waiting_not_lost(make_deployme
     assert services.execution_republish_lost() == (0, 0)
     behind.refresh_from_db()
     assert (behind.status, behind.republished_at) == (ExecutionStatus.QUEUED, None)
+
+
+def test_the_text_to_run_carries_its_revision_number_only_while_current(alice):
+    # Read with the deployment (the API's execute) or by its own query (schedules, relaunch
+    # of a deployment loaded elsewhere): the same answer.
+    from configs.services import config_create, config_update
+    from executions import selectors
+
+    config = config_create(name="source", content="exec { echo one }", user=alice)
+    config_update(config=config, user=alice, content="exec { echo two }")
+    deployment = Deployment.objects.create(name="source", config=config)
+
+    def both() -> list[tuple[str, int | None]]:
+        plain = Deployment.objects.select_related("config").get(pk=deployment.pk)
+        annotated = selectors.deployments_to_execute().get(pk=deployment.pk)
+        return [services.deployment_source(plain), services.deployment_source(annotated)]
+
+    assert both() == [("exec { echo two }", 2)] * 2
+    # Text changed without a revision (as a raw update would): no number claims it.
+    type(config).objects.filter(pk=config.pk).update(content="exec { echo three }")
+    assert both() == [("exec { echo three }", None)] * 2

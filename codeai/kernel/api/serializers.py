@@ -12,7 +12,7 @@ from typing import Any
 from django.core.exceptions import FieldDoesNotExist
 from django.utils import timezone
 from rest_framework import ISO_8601, serializers
-from rest_framework.fields import SkipField
+from rest_framework.fields import SkipField, _UnvalidatedField
 from rest_framework.relations import PKOnlyObject, RelatedField
 from rest_framework.settings import api_settings
 
@@ -31,8 +31,9 @@ class LeanRepresentation:
     DRF's plain classes, with a source of one model attribute, reads it with ``getattr`` and
     converts it as DRF would; a method field calls the method of the serializer at hand; any
     other field goes through DRF's own ``get_attribute`` and ``to_representation`` - the
-    compiled instance's field when it is one of ours or DRF's plain ones (neither reads the
-    serializer's context), else the field of the serializer at hand. So the serializer
+    compiled instance's field when it reads nothing of the serializer's context (ours, DRF's
+    plain ones, and DRF's lists, dicts and plain nested serializers of such fields), else the
+    field of the serializer at hand, whose fields are then built. So the serializer
     classes' fields must not depend on the instance (no ``get_fields`` or ``__init__`` that
     changes them): none does. The shape stays declared by the serializer's fields: adding
     one needs nothing here. ``tests/api/test_lean_representation.py`` checks the bytes
@@ -156,9 +157,19 @@ def _reader(serializer: serializers.Serializer, field: Any, model: Any) -> Any:
 
 def _context_free(field: Any) -> bool:
     """A field whose representation reads nothing of its serializer (context, request,
-    parent): DRF's plain fields and this project's own; never a nested serializer."""
+    parent): DRF's plain fields and this project's own, and DRF's lists, dicts and plain
+    nested serializers made only of such fields (an execution's steps and variables)."""
+    for container in _CONTAINERS:
+        if isinstance(field, container):
+            own = type(field).to_representation is container.to_representation
+            return own and _context_free(field.child)
+    if isinstance(field, serializers.Serializer):
+        plain = type(field).to_representation is serializers.Serializer.to_representation
+        return plain and all(_context_free(nested) for nested in field.fields.values())
     if isinstance(field, serializers.BaseSerializer):
         return False
+    if type(field) is _UnvalidatedField:  # a DictField's default child: the value itself
+        return True
     module = type(field).__module__
     return module.startswith("codeai.") or _plain_base(field) is not None
 
@@ -176,6 +187,13 @@ def _foreign_key(field: Any, model: Any) -> str | None:
         return None
     return model_field.attname if model_field.many_to_one else None
 
+
+# Containers whose representation is their child's for each item.
+_CONTAINERS: tuple[Any, ...] = (
+    serializers.ListSerializer,
+    serializers.ListField,
+    serializers.DictField,
+)
 
 _PLAIN = (
     serializers.ReadOnlyField,
