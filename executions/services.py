@@ -149,8 +149,7 @@ def _start(
     in_callers_transaction = transaction.get_connection().in_atomic_block
     try:
         with transaction.atomic():
-            admission = _admit(deployment)
-            execution = Execution.objects.create(
+            execution = Execution(
                 deployment=deployment,
                 config_snapshot=content,
                 config_revision=revision,
@@ -160,8 +159,15 @@ def _start(
                 triggered_by=user if getattr(user, "pk", None) else None,
                 triggered_by_name=_username(user),
                 request_id=get_request_id() or "",
-                released_at=timezone.now() if admission is Admission.RELEASE else None,
             )
+            # On PostgreSQL a parallel deployment's lock and insert are one round trip.
+            if statements.supported() and statements.create(execution):
+                admission = Admission.PUBLISH
+            else:
+                admission = _admit(deployment)
+                if admission is Admission.RELEASE:
+                    execution.released_at = timezone.now()
+                execution.save(force_insert=True)
             metrics.execution_created()
             if admission is Admission.WAIT:
                 pass  # published when the one ahead of it ends (_release_next)
@@ -268,33 +274,52 @@ def execution_claim(*, execution_id: Any, worker: str, wait_for_commit: float = 
     A task can arrive before the transaction that created its row commits: then the row is
     looked for again for up to ``wait_for_commit`` seconds.
     """
+    return _claim(execution_id, worker, wait_for_commit)[0]
+
+
+def execution_claim_and_run(
+    *, execution_id: Any, worker: str, wait_for_commit: float = 0.0
+) -> ClaimResult:
+    """A task's work: ``execution_claim``, and once claimed ``execution_run``, with the row
+    the claim read when it read one (on PostgreSQL: no query of its own)."""
+    result, execution = _claim(execution_id, worker, wait_for_commit)
+    if result is ClaimResult.CLAIMED:
+        _run(execution if execution is not None else _to_run(execution_id))
+    return result
+
+
+def _claim(
+    execution_id: Any, worker: str, wait_for_commit: float
+) -> tuple[ClaimResult, Execution | None]:
     deadline = time.monotonic() + wait_for_commit
     while True:
-        if _claimed(execution_id, worker):
-            return ClaimResult.CLAIMED
+        claimed, execution = _claimed(execution_id, worker)
+        if claimed:
+            return ClaimResult.CLAIMED, execution
         status = Execution.objects.filter(pk=execution_id).values_list("status", flat=True).first()
         if status == ExecutionStatus.QUEUED:
             if not Execution.objects.filter(pk=execution_id).filter(_may_start()).exists():
-                return ClaimResult.WAITING
+                return ClaimResult.WAITING, None
             continue  # committed between the update and this read: claim it now
         if status is not None:
-            return ClaimResult.TAKEN
+            return ClaimResult.TAKEN, None
         if time.monotonic() >= deadline:
-            return ClaimResult.MISSING
+            return ClaimResult.MISSING, None
         time.sleep(COMMIT_POLL_SECONDS)
 
 
-def _claimed(execution_id: Any, worker: str) -> bool:
-    """queued -> running: on PostgreSQL one round trip (``statements.claim``) unless the
-    deployment is a queue one, whose turn the ORM's move decides."""
+def _claimed(execution_id: Any, worker: str) -> tuple[bool, Execution | None]:
+    """queued -> running: on PostgreSQL one round trip (``statements.claim``, which returns
+    what running it reads) unless the deployment is a queue one, whose turn the ORM's move
+    decides."""
     now = timezone.now()
     if statements.supported():
-        move = statements.claim(execution_id=execution_id, worker=worker, now=now)
+        move, execution = statements.claim(execution_id=execution_id, worker=worker, now=now)
         if move is statements.Move.MOVED:
             _announce(execution_id, ExecutionStatus.RUNNING)
         if move is not statements.Move.QUEUE:
-            return move is statements.Move.MOVED
-    return _move(
+            return move is statements.Move.MOVED, execution
+    moved = _move(
         execution_id=execution_id,
         status_from=ExecutionStatus.QUEUED,
         status=ExecutionStatus.RUNNING,
@@ -303,6 +328,7 @@ def _claimed(execution_id: Any, worker: str) -> bool:
         heartbeat_at=now,
         condition=_may_start(),
     )
+    return moved, None
 
 
 def _progress(*, output: str, truncated: bool, steps: list | None) -> dict[str, Any]:
@@ -790,7 +816,16 @@ def _interpret(execution: Execution, recorder: _Recorder) -> Outcome:
 def execution_run(*, execution_id: str) -> Outcome:
     """Run a claimed execution to its end and record how it ended. Whatever goes wrong,
     the row does not stay running while this worker lives."""
-    execution = Execution.objects.select_related("deployment").get(pk=execution_id)
+    return _run(_to_run(execution_id))
+
+
+def _to_run(execution_id: Any) -> Execution:
+    return Execution.objects.select_related("deployment").get(pk=execution_id)
+
+
+def _run(execution: Execution) -> Outcome:
+    """``execution_run`` of the claimed row, as read with its deployment."""
+    execution_id = str(execution.pk)
     recorder = _Recorder(execution_id)
     with metrics.running(execution.deployment.name):
         try:

@@ -1,5 +1,6 @@
-"""The two status moves every execution makes, claim (queued -> running) and finish
-(running -> an end), as PostgreSQL statements written once per process.
+"""What every execution asks of the database, creation (the deployment's lock and the
+insert), claim (queued -> running) and finish (running -> an end), as PostgreSQL statements
+written once per process.
 
 Through the ORM each move was five round trips (begin, lock the deployment, the conditional
 update, the deployment's follow, commit), and compiling their querysets cost the worker more
@@ -17,7 +18,9 @@ task) still take:
   once none of its other executions runs.
 
 A queue deployment's executions are left to ``services._move`` (both statements move
-nothing then and say so): whose turn it is, and releasing the next, are decided there.
+nothing then and say so): whose turn it is, and releasing the next, are decided there. The
+creation inserts only a parallel deployment's execution; ``services._admit`` applies the
+other concurrencies.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import Any
 
 from django.db import connection
 
+from codeai.kernel.loading import loaded_instance
 from codeai.kernel.sql import quoted_columns, quoted_table
 from deployments.models import Concurrency, Deployment, DeploymentStatus
 from executions.models import Execution, ExecutionStatus
@@ -48,6 +52,7 @@ def _names() -> dict[str, str]:
         "queued": ExecutionStatus.QUEUED,
         "running": ExecutionStatus.RUNNING,
         "queue": Concurrency.QUEUE,
+        "parallel": Concurrency.PARALLEL,
         "deployment_running": DeploymentStatus.RUNNING,
     }
 
@@ -73,12 +78,14 @@ _CLAIM = (
   FROM {deployment} AS d
   WHERE e.{e_id} = %(id)s AND e.{e_status} = '{queued}' AND d.{d_id} = e.{e_deployment}
     AND d.{d_concurrency} <> '{queue}'
-  RETURNING e.{e_deployment} AS deployment_id, e.{e_started_at} AS started_at
+  RETURNING e.{e_deployment} AS deployment_id, e.{e_config_snapshot} AS config_snapshot,
+    e.{e_variables} AS variables, d.{d_name} AS deployment_name,
+    d.{d_timeout_seconds} AS deployment_timeout_seconds
 ), followed AS (
   UPDATE {deployment} SET {d_status} = '{deployment_running}', {d_updated_at} = %(now)s
   WHERE {d_id} IN (SELECT deployment_id FROM moved) AND {d_status} <> '{deployment_running}'
 )
-SELECT started_at FROM moved"""
+SELECT * FROM moved"""
 )
 
 _FINISH = (
@@ -107,31 +114,71 @@ SELECT started_at FROM moved"""
 
 
 @functools.cache
+def _insert_template() -> str:
+    """The deployment's lock, then the execution's INSERT if the deployment is a parallel
+    one. Every value is cast to its column's type (an INSERT ... SELECT does not type its
+    values by the columns), strings to text so that a column's length still applies."""
+    fields = Execution._meta.concrete_fields
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    casts = [field.db_type(connection) or "text" for field in fields]
+    values = ", ".join(
+        f"%({field.attname})s::{'text' if cast.startswith('varchar') else cast}"
+        for field, cast in zip(fields, casts, strict=True)
+    )
+    return (
+        "SELECT 1 FROM {deployment} WHERE {d_id} = %(deployment_id)s FOR UPDATE;\n"
+        f"INSERT INTO {{execution}} ({columns}) SELECT {values} FROM {{deployment}} AS d "
+        "WHERE d.{d_id} = %(deployment_id)s AND d.{d_concurrency} = '{parallel}'"
+    )
+
+
+@functools.cache
 def _sql(template: str) -> str:
     # Quoted names and enum values only: parameters stay parameters.
     return template.format(**_names())
 
 
-def _move(sql: str, params: dict[str, Any]) -> tuple[Move, datetime | None]:
-    """The move and the execution's started_at when it moved. Several statements in one
-    message run as one transaction of their own (PostgreSQL's simple query protocol), or
-    join the caller's."""
+def _move(sql: str, params: dict[str, Any]) -> tuple[Move, tuple | None]:
+    """The move and the row of the moved execution the statement returns. Several
+    statements in one message run as one transaction of their own (PostgreSQL's simple
+    query protocol), or join the caller's."""
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         locked = cursor.fetchone()  # (whether a queue deployment's,) or None
         cursor.cursor.nextset()
         moved = cursor.fetchone()
     if moved is not None:
-        return Move.MOVED, moved[0]
+        return Move.MOVED, moved
     return (Move.QUEUE if locked and locked[0] else Move.NOT_MOVED), None
 
 
-def claim(*, execution_id: Any, worker: str, now: datetime) -> Move:
+def claim(*, execution_id: Any, worker: str, now: datetime) -> tuple[Move, Execution | None]:
     """queued -> running for ``worker``, and the deployment running; NOT_MOVED when the row
     is not queued (yet, or any more); QUEUE for a queue deployment's, whose turn
-    ``services._move`` decides (``services._may_start``)."""
-    move, _ = _move(_sql(_CLAIM), {"id": execution_id, "worker": worker, "now": now})
-    return move
+    ``services._move`` decides (``services._may_start``). With the claimed execution as
+    running it reads it (its text, variables, and its deployment's name and timeout; any
+    other field loads on access), from the same statement."""
+    move, row = _move(_sql(_CLAIM), {"id": execution_id, "worker": worker, "now": now})
+    if row is None:
+        return move, None
+    deployment_id, config_snapshot, variables, name, timeout_seconds = row
+    variables_field = Execution._meta.get_field("variables")
+    execution = loaded_instance(
+        Execution,
+        connection.alias,
+        [
+            ("id", Execution._meta.pk.to_python(execution_id)),
+            ("deployment_id", deployment_id),
+            ("config_snapshot", config_snapshot),
+            ("variables", variables_field.from_db_value(variables, None, connection)),
+        ],
+    )
+    execution.deployment = loaded_instance(
+        Deployment,
+        connection.alias,
+        [("id", deployment_id), ("name", name), ("timeout_seconds", timeout_seconds)],
+    )
+    return move, execution
 
 
 def finish(
@@ -166,4 +213,24 @@ def finish(
         "truncated": truncated,
         "steps": steps_value,
     }
-    return _move(_sql(_FINISH), params)
+    move, row = _move(_sql(_FINISH), params)
+    return move, None if row is None else row[0]
+
+
+def create(execution: Execution) -> bool:
+    """Insert the unsaved ``execution`` if its deployment is a parallel one, in one message
+    with the lock of the deployment's row (inside the caller's transaction, which the insert
+    joins). False, with nothing inserted, for any other concurrency (or a deployment gone):
+    ``services._admit`` decides then."""
+    values = {
+        field.attname: field.get_db_prep_save(field.pre_save(execution, True), connection)
+        for field in Execution._meta.concrete_fields
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_sql(_insert_template()), values)
+        cursor.cursor.nextset()
+        inserted = cursor.rowcount == 1
+    if inserted:
+        execution._state.adding = False
+        execution._state.db = connection.alias
+    return inserted

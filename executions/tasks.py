@@ -28,7 +28,7 @@ WAIT_FOR_COMMIT_SECONDS = 5.0
 @shared_task(bind=True, name="executions.run", acks_late=True, ignore_result=True)
 def run_execution(self: Task, execution_id: str) -> None:
     worker = f"{self.request.hostname} pid {os.getpid()}"
-    claim = services.execution_claim(
+    claim = services.execution_claim_and_run(
         execution_id=execution_id, worker=worker, wait_for_commit=WAIT_FOR_COMMIT_SECONDS
     )
     if claim is services.ClaimResult.MISSING:
@@ -39,8 +39,6 @@ def run_execution(self: Task, execution_id: str) -> None:
         )
     elif claim is services.ClaimResult.TAKEN:
         logger.info("execution %s already claimed or finished; delivery ignored", execution_id)
-    else:
-        services.execution_run(execution_id=execution_id)
 
 
 # Run by one worker per interval, whichever (duties.runner); beat is not needed.

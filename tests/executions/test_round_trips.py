@@ -1,6 +1,7 @@
 """What the worker asks of the database per execution: on PostgreSQL the claim and the finish
 are one message each (lock, conditional move and the deployment's follow), plus the webhooks'
-lookup after each move and the run's read of its row; the deployment follows as before."""
+lookup after each move; the claim returns what the run reads; the deployment follows as
+before."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from codeai.kernel.exceptions import Conflict
 from deployments.models import Concurrency, DeploymentStatus
 from executions import services
 from executions.models import Execution, ExecutionStatus
@@ -16,29 +18,52 @@ from tests.conftest import uses_postgres
 pytestmark = pytest.mark.django_db
 
 
-def test_an_execution_is_five_round_trips_on_postgresql(
+def test_an_execution_is_four_round_trips_on_postgresql(
     make_deployment, django_capture_on_commit_callbacks
 ):
     if not uses_postgres():
         pytest.skip("the one-message moves are PostgreSQL's")
     deployment = make_deployment("exec { true }")
     execution = Execution.objects.create(deployment=deployment, config_snapshot="exec { true }")
-    with CaptureQueriesContext(connection) as captured:
-        # The test's transaction never commits: the moves' callbacks run as if it had.
-        with django_capture_on_commit_callbacks(execute=True):
-            claim = services.execution_claim(execution_id=execution.pk, worker="test")
-            assert claim is services.ClaimResult.CLAIMED
-        with django_capture_on_commit_callbacks(execute=True):
-            services.execution_run(execution_id=str(execution.pk))
+    # The test's transaction never commits: the moves' callbacks run as if it had.
+    with (
+        CaptureQueriesContext(connection) as captured,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        claim = services.execution_claim_and_run(execution_id=execution.pk, worker="test")
+    assert claim is services.ClaimResult.CLAIMED
     queries = [query["sql"] for query in captured.captured_queries]
-    # claim, webhooks, the run's row, finish, webhooks
-    assert len(queries) == 5, "\n".join(queries)
+    # claim (which returns what the run reads), finish, and the webhooks' lookup after each
+    assert len(queries) == 4, "\n".join(queries)
     assert sum("FOR UPDATE" in query for query in queries) == 2
     execution.refresh_from_db()
     deployment.refresh_from_db()
     assert (execution.status, execution.exit_code) == (ExecutionStatus.SUCCEEDED, 0)
     assert execution.started_at <= execution.completed_at
     assert deployment.status == DeploymentStatus.COMPLETE
+
+
+@pytest.mark.parametrize("concurrency", [Concurrency.PARALLEL, Concurrency.QUEUE])
+def test_a_claimed_run_has_its_text_variables_and_deployment_s_timeout(
+    make_deployment, concurrency
+):
+    # From the claim's own row on PostgreSQL (parallel), read by the run otherwise.
+    deployment = make_deployment(
+        "print(greeting)\nexec { sleep 5 }", timeout_seconds=1, concurrency=concurrency
+    )
+    execution = Execution.objects.create(
+        deployment=deployment,
+        config_snapshot="print(greeting)\nexec { sleep 5 }",
+        variables={"greeting": "hello"},
+    )
+
+    claim = services.execution_claim_and_run(execution_id=execution.pk, worker="test")
+
+    assert claim is services.ClaimResult.CLAIMED
+    execution.refresh_from_db()
+    assert (execution.status, execution.output) == (ExecutionStatus.TIMED_OUT, "hello\n")
+    assert execution.explanation == "timed out after 1 s in step 1"
+    assert execution.worker == "test"
 
 
 def test_the_deployment_stays_running_while_another_execution_runs(make_deployment):
@@ -101,3 +126,41 @@ def test_a_queue_deployment_takes_turns_and_releases_the_next(make_deployment):
     assert services.execution_claim(execution_id=second.pk, worker="test") is (
         services.ClaimResult.CLAIMED
     )
+
+
+def test_a_parallel_deployment_s_execution_is_locked_and_inserted_in_one_message(
+    make_deployment, alice
+):
+    if not uses_postgres():
+        pytest.skip("the one-message creation is PostgreSQL's")
+    deployment = make_deployment("print(greeting)")
+    with CaptureQueriesContext(connection) as captured:
+        execution = services.deployment_execute(
+            deployment=deployment, user=alice, variables={"greeting": 'it\'s "quoted" ✓'}
+        )
+    queries = [query["sql"] for query in captured.captured_queries]
+    # The text's revision, then the lock and the insert in one message.
+    creations = [query for query in queries if "INSERT INTO" in query]
+    assert len(creations) == 1, "\n".join(queries)
+    assert "FOR UPDATE" in creations[0]
+    # The row holds exactly the instance the service returned, as the ORM would store it.
+    stored = Execution.objects.get(pk=execution.pk)
+    for field in Execution._meta.concrete_fields:
+        assert getattr(stored, field.attname) == getattr(execution, field.attname), field.name
+    assert (stored.status, stored.triggered_by_name) == (ExecutionStatus.QUEUED, "alice")
+    assert stored.variables == {"greeting": 'it\'s "quoted" ✓'}
+    assert not execution._state.adding
+
+
+@pytest.mark.parametrize("concurrency", [Concurrency.REFUSE, Concurrency.QUEUE])
+def test_other_concurrencies_are_admitted_by_the_orm_s_path(make_deployment, alice, concurrency):
+    deployment = make_deployment("exec { true }", concurrency=concurrency)
+    first = services.deployment_execute(deployment=deployment, user=alice)
+    if concurrency == Concurrency.REFUSE:
+        with pytest.raises(Conflict, match="runs one execution at a time"):
+            services.deployment_execute(deployment=deployment, user=alice)
+        assert list(Execution.objects.values_list("pk", flat=True)) == [first.pk]
+    else:
+        second = services.deployment_execute(deployment=deployment, user=alice)
+        assert first.released_at is not None
+        assert second.released_at is None
