@@ -412,6 +412,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": ["codeai.kernel.api.parsers.JSONBodyParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "codeai.kernel.api.negotiation.ContentNegotiation",
     "DEFAULT_PAGINATION_CLASS": "codeai.kernel.api.pagination.ListPagination",
     "EXCEPTION_HANDLER": "codeai.kernel.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
