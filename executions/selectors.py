@@ -17,10 +17,9 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
-    TextField,
     UUIDField,
 )
-from django.db.models.functions import Cast, Coalesce, JSONObject, Substr
+from django.db.models.functions import Coalesce, JSONArray, Substr
 from django.utils import timezone
 
 from codeai.kernel.loading import loaded_instance
@@ -158,39 +157,32 @@ _ROW_FIELDS = tuple(name for name in Execution.SUMMARY_FIELDS if name != "deploy
 
 
 def _last_execution_row() -> Subquery:
-    """The newest execution of the outer deployment as one JSON object of its summary columns
-    (the heavy ones can be megabytes): a correlated subquery reading the first entry of the
-    (deployment, created_at, id) index, so a page and its last executions are one query."""
+    """The newest execution of the outer deployment as one JSON array of its summary columns
+    (``_ROW_FIELDS``, in that order; the heavy ones can be megabytes): a correlated subquery
+    reading the first entry of the (deployment, created_at, id) index, so a page and its last
+    executions are one query."""
     newest_of_same_deployment = (
         Execution.objects.filter(deployment=OuterRef("pk"))
         .order_by("-created_at", "-pk")
-        .values(row=_JSONText(**{name: name for name in _ROW_FIELDS}))
+        .values(row=_JSONArrayText(*_ROW_FIELDS))
     )
     return Subquery(newest_of_same_deployment[:1], output_field=JSONField())
 
 
-class _JSONText(JSONObject):
-    """``JSONObject`` built as PostgreSQL's ``json`` and read as its text, not as ``jsonb``: a
+class _JSONArrayText(JSONArray):
+    """``JSONArray`` built as PostgreSQL's ``json`` and read as its text, not as ``jsonb``: a
     value read once needs no binary form built and printed back (a third of the list's query
-    time). SQLite's is ``JSON_OBJECT`` as before."""
+    time). An array, not an object: building the keys into every row took half of the
+    query's time, and parsing them a third of reading it. SQLite's is ``JSON_ARRAY``."""
 
     def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, Any]:
-        keys_as_text = self.copy()
-        keys_as_text.set_source_expressions(
-            [
-                Cast(expression, TextField()) if index % 2 == 0 else expression
-                for index, expression in enumerate(self.get_source_expressions())
-            ]
-        )
-        sql, params = Func.as_sql(
-            keys_as_text, compiler, connection, function="JSON_BUILD_OBJECT", **extra
-        )
+        sql, params = Func.as_sql(self, compiler, connection, function="JSON_BUILD_ARRAY", **extra)
         return f"{sql}::text", params
 
 
 class LastExecutionRow(Expression):
     """``_last_execution_row()`` with its SQL built once per database: resolving and compiling
-    that subquery (a JSON object of a dozen columns) cost more CPU than the rest of the page's
+    that subquery (a JSON array of a dozen columns) cost more CPU than the rest of the page's
     query. The SQL depends only on the database and the alias of the outer deployments table,
     which is the table's name in a query of deployments; where it is another (the query nested
     in another one), the ordinary subquery is resolved and compiled instead."""
@@ -256,11 +248,11 @@ def _row_parsers() -> list[tuple[str, Any]]:
     return parsers
 
 
-def _execution_from_row(row: dict[str, Any], deployment: Deployment) -> Execution:
+def _execution_from_row(row: list[Any], deployment: Deployment) -> Execution:
     """An execution of ``deployment`` as the ORM would have loaded it with only the summary
     columns (the others load on access, as deferred columns do), without running
     ``__init__`` field by field."""
-    values = {name: row.get(name) for name in _ROW_FIELDS}
+    values = dict(zip(_ROW_FIELDS, row, strict=True))
     for name, parse in _row_parsers():
         if (value := values[name]) is not None:
             values[name] = parse(value)
