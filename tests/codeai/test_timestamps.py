@@ -45,7 +45,7 @@ def test_a_stored_moment_comes_back_equal_and_in_utc():
         ("0001-01-01 00:00:00+00", datetime.datetime(1, 1, 1)),
     ],
 )
-def test_the_loader_gives_what_django_loader_gives(text, expected):
+def test_each_text_is_read_as_its_moment_in_utc(text, expected):
     with connection.cursor() as cursor:
         cursor.execute("SELECT %s::timestamptz", [text])
         (value,) = cursor.fetchone()
