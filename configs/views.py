@@ -62,6 +62,7 @@ class ConfigViewSet(ModelResourceViewSet):
     search_fields = ["name", "content"]
     ordering_fields = ["name", "created_at", "updated_at"]
     ordering = ["-created_at"]
+    compiled_plain_list = True
     action_roles = {
         "create": IsEditor,
         "update": IsEditor,

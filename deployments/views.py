@@ -40,6 +40,7 @@ class DeploymentViewSet(ModelResourceViewSet):
     search_fields = ["name"]
     ordering_fields = ["name", "status", "created_at", "updated_at"]
     ordering = ["-created_at"]
+    compiled_plain_list = True
     action_roles = {
         "create": IsEditor,
         "update": IsAdmin,

@@ -504,7 +504,7 @@ def _deployment_follow(execution_id: Any, status: str) -> None:
 def deployment_source(deployment: Deployment) -> tuple[str, int | None]:
     """The text an execution of the deployment runs, and its revision number: the pinned
     revision, else the config's text (with the number of its latest revision when that is
-    the same text; read with the deployment by ``selectors.deployments_to_execute``, else
+    the same text; read with the deployment by ``selectors.deployment_to_execute``, else
     here). Conflict without a config, or when the pinned revision is gone."""
     config = deployment.config
     if config is None:

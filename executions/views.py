@@ -51,6 +51,7 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Resourc
     search_fields = ["command", "triggered_by_name", "explanation"]
     ordering_fields = ["created_at", "started_at", "completed_at", "status"]
     ordering = ["-created_at"]
+    compiled_plain_list = True
     action_roles = {"cancel": IsEditor, "relaunch": IsEditor}
 
     def get_queryset(self) -> Any:
@@ -163,7 +164,10 @@ class DeploymentViewSet(deployment_views.DeploymentViewSet):
     @action(detail=True, methods=["post"], serializer_class=ExecuteRequestSerializer)
     def execute(self, request: Request, id: str) -> Response:
         # With its config and current revision; its last execution is not needed.
-        deployment = self.get_object(queryset=selectors.deployments_to_execute())
+        deployment = selectors.deployment_to_execute(id)
+        if deployment is None:
+            raise self.not_found()
+        self.check_object_permissions(request, deployment)
         body = ExecuteRequestSerializer(data=optional_body(request))
         body.is_valid(raise_exception=True)
         execution = services.deployment_execute(

@@ -48,6 +48,7 @@ class WebhookViewSet(AdminOnly, ModelResourceViewSet):
     search_fields = ["url"]
     ordering_fields = ["created_at", "updated_at", "url"]
     ordering = ["-created_at"]
+    compiled_plain_list = True
 
     def get_queryset(self) -> Any:
         if self.action == "deliveries":

@@ -267,7 +267,7 @@ def test_the_text_to_run_carries_its_revision_number_only_while_current(alice):
 
     def both() -> list[tuple[str, int | None]]:
         plain = Deployment.objects.select_related("config").get(pk=deployment.pk)
-        annotated = selectors.deployments_to_execute().get(pk=deployment.pk)
+        annotated = selectors.deployment_to_execute(deployment.pk)
         return [services.deployment_source(plain), services.deployment_source(annotated)]
 
     assert both() == [("exec { echo two }", 2)] * 2

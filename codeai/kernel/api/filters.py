@@ -8,10 +8,7 @@ from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.request import Request
 
-from codeai.kernel.api.pagination import ListPagination
-
-# What a page of a list carries without asking for any filtering.
-PAGE_PARAMETERS = frozenset({ListPagination.limit_query_param, ListPagination.offset_query_param})
+from codeai.kernel.api.pagination import PAGE_PARAMETERS
 
 
 class FilterBackend(DjangoFilterBackend):

@@ -10,6 +10,8 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from codeai.kernel.compiled import CompiledQuery, NotCompilable
+
 # The annotation carrying the count of all the list's rows on each row of the page.
 TOTAL = "codeai_list_total"
 
@@ -44,7 +46,11 @@ class ListPagination(LimitOffsetPagination):
             return None
         self.offset = self.get_offset(request)
         counted = queryset.annotate(**{TOTAL: Window(Count("*"))})
-        page = list(counted[self.offset : self.offset + self.limit])
+        statement = _plain_list_statement(view, request, counted)
+        if statement is not None:
+            page = statement.page(limit=self.limit, offset=self.offset, using=counted.db)
+        else:
+            page = list(counted[self.offset : self.offset + self.limit])
         if page:
             self.count = getattr(page[0], TOTAL)
         else:
@@ -79,6 +85,34 @@ class ListPagination(LimitOffsetPagination):
                 "previous": link,
             },
         }
+
+
+# What a page of a list carries without asking for any filtering.
+PAGE_PARAMETERS = frozenset({ListPagination.limit_query_param, ListPagination.offset_query_param})
+
+# The page statement of each view class that has ``compiled_plain_list``; None: its query
+# could not be compiled (``NotCompilable``).
+_PLAIN_LISTS: dict[type, CompiledQuery | None] = {}
+
+
+def _plain_list_statement(view: Any, request: Request, counted: QuerySet) -> CompiledQuery | None:
+    """The compiled statement of a list asked with no parameter but the page's, for a view
+    whose list then does not depend on the request (``compiled_plain_list``): every such
+    request's queryset is the same, so the first one's is compiled and kept."""
+    if not getattr(view, "compiled_plain_list", False) or getattr(view, "action", None) != "list":
+        return None
+    if not request.query_params.keys() <= PAGE_PARAMETERS:
+        return None
+    key = type(view)
+    if key not in _PLAIN_LISTS:
+        compiled = CompiledQuery(lambda: counted)
+        try:
+            compiled.compile(using=counted.db)
+        except NotCompilable:
+            _PLAIN_LISTS[key] = None
+        else:
+            _PLAIN_LISTS[key] = compiled
+    return _PLAIN_LISTS[key]
 
 
 def _counts_in_page(queryset: Any) -> bool:

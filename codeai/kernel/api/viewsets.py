@@ -30,6 +30,10 @@ class ResourceViewSet(RolePerAction, viewsets.GenericViewSet):
     lookup_url_kwarg = "id"
     # Anything up to the next slash reaches the view, so malformed ids get the JSON 404.
     lookup_value_regex = "[^/]+"
+    # True: the list asked with no parameter but the page's is the same query for every
+    # request (its queryset reads nothing of the request or user), so its SQL is compiled
+    # once per process (``pagination.ListPagination``, ``codeai.kernel.compiled``).
+    compiled_plain_list = False
 
     def get_serializer_class(self) -> type[BaseSerializer]:
         # Only for reading the list: the browsable API's create form on the same page
