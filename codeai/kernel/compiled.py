@@ -50,8 +50,10 @@ class _Statement:
             if len(found) != 1:
                 raise NotCompilable(f"the parameter of {field.name} is not one value of the SQL")
             self.positions.append((found[0], field))
-        self.compiler = compiler
-        self.connection = connection
+        self.alias = alias
+        self.columns = [column[0] for column in compiler.select[: compiler.col_count]]
+        if compiler.has_composite_fields(self.columns):
+            raise NotCompilable("a composite primary key")
         klass_info = compiler.klass_info
         self.model = klass_info["model"]
         select_fields = klass_info["select_fields"]
@@ -65,16 +67,29 @@ class _Statement:
     def rows(
         self, values: tuple[Any, ...], suffix: str, suffix_params: tuple[Any, ...]
     ) -> list[Any]:
+        # This thread's connection: a connection is never shared between threads.
+        connection = connections[self.alias]
         params = list(self.params)
         for (position, field), value in zip(self.positions, values, strict=True):
-            params[position] = field.get_db_prep_value(value, self.connection)
-        with self.connection.cursor() as cursor:
+            params[position] = field.get_db_prep_value(value, connection)
+        with connection.cursor() as cursor:
             cursor.execute(self.sql + suffix, (*params, *suffix_params))
             fetched = cursor.fetchall()
-        alias = self.connection.alias
+        # What SQLCompiler.apply_converters does, with this thread's connection.
+        converters = []
+        for position, column in enumerate(self.columns):
+            backend = connection.ops.get_db_converters(column)
+            if own := [*backend, *column.get_db_converters(connection)]:
+                converters.append((position, own, column))
         instances = []
-        for row in self.compiler.results_iter([fetched]):
-            instance = self.model.from_db(alias, self.init_list, row[self.start : self.end])
+        for fetched_row in fetched:
+            row = list(fetched_row)
+            for position, column_converters, column in converters:
+                value = row[position]
+                for converter in column_converters:
+                    value = converter(value, column, connection)
+                row[position] = value
+            instance = self.model.from_db(self.alias, self.init_list, row[self.start : self.end])
             for populator in self.populators:
                 populator.populate(row, instance)
             for name, position in self.annotations:

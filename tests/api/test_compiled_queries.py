@@ -4,9 +4,11 @@ answer what the ORM's ordinary path answers."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 import pytest
+from django.db import connections
 from django.db.models import Count, F, QuerySet
 from django.db.models.sql.query import Query
 from django.urls import resolve
@@ -54,6 +56,32 @@ def test_the_sql_is_built_once(three, monkeypatch):
     )
 
     assert compiled.rows(three[1].pk)[0].pk == three[1].pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_thread_runs_it_on_its_own_connection(config):
+    # Compiled in one thread, run in others (gunicorn's threads): a Django connection
+    # belongs to the thread that opened it.
+    three = [deployment_create(name=f"d{number}", config=config) for number in range(3)]
+    compiled = CompiledQuery(with_config_name, Deployment._meta.pk)
+    compiled.rows(three[0].pk)
+    found, errors = [], []
+
+    def read(deployment: Deployment) -> None:
+        try:
+            found.append(compiled.rows(deployment.pk)[0].name)
+        except Exception as error:  # reported by the assertion below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=read, args=(d,)) for d in three]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert (errors, sorted(found)) == ([], ["d0", "d1", "d2"])
 
 
 def test_a_page_is_the_querysets_slice_of_rows_written_since(three, config):
