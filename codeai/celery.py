@@ -11,9 +11,11 @@ from kombu.transport import TRANSPORT_ALIASES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "codeai.settings")
 
-# filesystem:// (the embedded default) is kombu's transport writing each message whole
-# (codeai/kernel/broker.py); an alias, so a broker URL of any other scheme still picks its own.
+# filesystem:// (the embedded default) is kombu's transport writing each message whole, and
+# redis:// and rediss:// kombu's reusing one client per channel (codeai/kernel/broker.py);
+# aliases, so a broker URL of any other scheme still picks its own.
 TRANSPORT_ALIASES["filesystem"] = "codeai.kernel.broker:Transport"
+TRANSPORT_ALIASES["redis"] = TRANSPORT_ALIASES["rediss"] = "codeai.kernel.broker:RedisTransport"
 
 app = Celery("codeai")
 app.config_from_object("django.conf:settings", namespace="CELERY")
