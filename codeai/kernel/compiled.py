@@ -58,9 +58,7 @@ class _Statement:
         self.model = klass_info["model"]
         select_fields = klass_info["select_fields"]
         self.start, self.end = select_fields[0], select_fields[-1] + 1
-        self.init_list = [
-            column[0].target.attname for column in compiler.select[self.start : self.end]
-        ]
+        self.init_list = [column.target.attname for column in self.columns[self.start : self.end]]
         self.populators = get_related_populators(klass_info, compiler.select, alias)
         self.annotations = list(compiler.annotation_col_map.items())
 

@@ -45,12 +45,11 @@ class ListPagination(LimitOffsetPagination):
         if self.limit is None:
             return None
         self.offset = self.get_offset(request)
-        counted = queryset.annotate(**{TOTAL: Window(Count("*"))})
-        statement = _plain_list_statement(view, request, counted)
+        statement = _plain_list_statement(view, request, queryset)
         if statement is not None:
-            page = statement.page(limit=self.limit, offset=self.offset, using=counted.db)
+            page = statement.page(limit=self.limit, offset=self.offset, using=queryset.db)
         else:
-            page = list(counted[self.offset : self.offset + self.limit])
+            page = list(_counted(queryset)[self.offset : self.offset + self.limit])
         if page:
             self.count = getattr(page[0], TOTAL)
         else:
@@ -95,19 +94,24 @@ PAGE_PARAMETERS = frozenset({ListPagination.limit_query_param, ListPagination.of
 _PLAIN_LISTS: dict[type, CompiledQuery | None] = {}
 
 
-def _plain_list_statement(view: Any, request: Request, counted: QuerySet) -> CompiledQuery | None:
+def _counted(queryset: QuerySet) -> QuerySet:
+    return queryset.annotate(**{TOTAL: Window(Count("*"))})
+
+
+def _plain_list_statement(view: Any, request: Request, queryset: QuerySet) -> CompiledQuery | None:
     """The compiled statement of a list asked with no parameter but the page's, for a view
     whose list then does not depend on the request (``compiled_plain_list``): every such
-    request's queryset is the same, so the first one's is compiled and kept."""
+    request's queryset is the same, so the first one's is compiled (with its count) and
+    kept."""
     if not getattr(view, "compiled_plain_list", False) or getattr(view, "action", None) != "list":
         return None
     if not request.query_params.keys() <= PAGE_PARAMETERS:
         return None
     key = type(view)
     if key not in _PLAIN_LISTS:
-        compiled = CompiledQuery(lambda: counted)
+        compiled = CompiledQuery(lambda: _counted(queryset))
         try:
-            compiled.compile(using=counted.db)
+            compiled.compile(using=queryset.db)
         except NotCompilable:
             _PLAIN_LISTS[key] = None
         else:
