@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
@@ -139,6 +140,11 @@ class Execution(LeanLoading, models.Model):
 
     @property
     def duration_ms(self) -> int | None:
-        if self.started_at is None or self.completed_at is None:
+        return self.duration_between(self.started_at, self.completed_at)
+
+    @staticmethod
+    def duration_between(started_at: datetime | None, completed_at: datetime | None) -> int | None:
+        """How long a run took, in whole milliseconds (None until it ended)."""
+        if started_at is None or completed_at is None:
             return None
-        return int((self.completed_at - self.started_at).total_seconds() * 1000)
+        return int((completed_at - started_at).total_seconds() * 1000)

@@ -155,18 +155,18 @@ def execution_summaries() -> QuerySet[Execution]:
 
 
 # The summary columns in a deployment's last-execution row: its deployment is the outer one.
-_ROW_FIELDS = tuple(name for name in Execution.SUMMARY_FIELDS if name != "deployment_id")
+ROW_FIELDS = tuple(name for name in Execution.SUMMARY_FIELDS if name != "deployment_id")
 
 
 def _last_execution_row() -> Subquery:
     """The newest execution of the outer deployment as one JSON array of its summary columns
-    (``_ROW_FIELDS``, in that order; the heavy ones can be megabytes): a correlated subquery
+    (``ROW_FIELDS``, in that order; the heavy ones can be megabytes): a correlated subquery
     reading the first entry of the (deployment, created_at, id) index, so a page and its last
     executions are one query."""
     newest_of_same_deployment = (
         Execution.objects.filter(deployment=OuterRef("pk"))
         .order_by("-created_at", "-pk")
-        .values(row=_JSONArrayText(*_ROW_FIELDS))
+        .values(row=_JSONArrayText(*ROW_FIELDS))
     )
     return Subquery(newest_of_same_deployment[:1], output_field=JSONField())
 
@@ -209,8 +209,9 @@ class LastExecutionRow(Expression):
         return self._sql[key]
 
 
-def _parse_moment(text: str) -> datetime:
-    # PostgreSQL writes the session's zone (UTC); SQLite stores naive UTC.
+def parse_row_moment(text: str) -> datetime:
+    """A date time of a last-execution row (JSON text) as the ORM reads it: PostgreSQL
+    writes the session's zone (UTC), SQLite stores naive UTC."""
     moment = datetime.fromisoformat(text)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
@@ -236,11 +237,11 @@ def _row_parsers() -> list[tuple[str, Any]]:
     date times are strings in JSON), each with what turns it into that."""
     by_column = {field.attname: field for field in Execution._meta.concrete_fields}
     parsers = []
-    for name in _ROW_FIELDS:
+    for name in ROW_FIELDS:
         field = by_column[name]
         stored = field.target_field if field.is_relation else field
         if isinstance(field, DateTimeField):
-            parsers.append((name, _parse_moment))
+            parsers.append((name, parse_row_moment))
         elif isinstance(stored, UUIDField):
             # What UUIDField.to_python does with a string, without its checks (a quarter of
             # the cost): both spellings, hyphenated (PostgreSQL) and hex (SQLite).
@@ -250,11 +251,11 @@ def _row_parsers() -> list[tuple[str, Any]]:
     return parsers
 
 
-def _execution_from_row(row: list[Any], deployment: Deployment) -> Execution:
+def execution_from_row(row: list[Any], deployment: Deployment) -> Execution:
     """An execution of ``deployment`` as the ORM would have loaded it with only the summary
     columns (the others load on access, as deferred columns do), without running
     ``__init__`` field by field."""
-    values = dict(zip(_ROW_FIELDS, row, strict=True))
+    values = dict(zip(ROW_FIELDS, row, strict=True))
     for name, parse in _row_parsers():
         if (value := values[name]) is not None:
             values[name] = parse(value)
@@ -300,12 +301,21 @@ def deployment_to_execute(deployment_id: Any) -> Deployment | None:
     return found[0] if found else None
 
 
+def deployment_last_execution_row(deployment: Deployment) -> tuple[bool, list[Any] | None]:
+    """``(True, row)`` for a deployment of ``deployment_list_with_last_execution``: its newest
+    execution's summary columns (``ROW_FIELDS``, as JSON values) or None without any;
+    ``(False, None)`` for a deployment read otherwise."""
+    if hasattr(deployment, "last_execution_row"):
+        return True, deployment.last_execution_row
+    return False, None
+
+
 def deployment_last_execution(deployment: Deployment) -> Execution | None:
     """The deployment's newest execution, without the heavy columns: from the row of
     ``deployment_list_with_last_execution`` when it came from there, else one query."""
     if hasattr(deployment, "last_execution_row"):
         row = deployment.last_execution_row
-        return None if row is None else _execution_from_row(row, deployment)
+        return None if row is None else execution_from_row(row, deployment)
     return (
         deployment.executions.defer(*Execution.HEAVY_FIELDS).order_by("-created_at", "-pk").first()
     )

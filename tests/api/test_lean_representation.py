@@ -184,3 +184,53 @@ def test_an_execution_with_steps_and_variables_is_written_without_building_field
     assert data["steps"] == [
         {"index": 0, "command": "false", "exit_code": 3, "started_at": None, "duration_ms": None}
     ]
+
+
+@pytest.fixture
+def moments(config):
+    """Finished executions whose moments have every kind of fraction PostgreSQL writes
+    (none, trailing zeros dropped, one digit, six), one a relaunch of another."""
+    fractions = [0, 1, 10, 100_000, 120_000, 123_400, 999_999, 500]
+    first = None
+    for number, microsecond in enumerate(fractions):
+        deployment = deployment_create(name=f"moments-{number}", config=config)
+        started = MOMENT.replace(microsecond=microsecond) + timedelta(days=number)
+        execution = make_execution(
+            deployment,
+            status=ExecutionStatus.SUCCEEDED,
+            exit_code=0,
+            started_at=started,
+            completed_at=started + timedelta(milliseconds=29, microseconds=fractions[-number]),
+        )
+        if first is None:
+            first = execution
+        else:
+            Execution.objects.filter(pk=execution.pk).update(relaunch_of=first)
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Paris"])
+def test_a_last_execution_written_from_its_row_is_drf_s_json(moments, monkeypatch, zone):
+    from django.utils import timezone
+
+    with timezone.override(zone):
+        expected = drf_bytes(DeploymentSerializer, list(deployment_list()), monkeypatch)
+        got = lean_bytes(
+            DeploymentSerializer, list(selectors.deployment_list_with_last_execution())
+        )
+
+    assert got == expected
+    assert got.count(b'"relaunch_of":"') == 7
+
+
+def test_a_last_execution_row_is_written_without_making_its_execution(moments, monkeypatch):
+    from executions import serializers as execution_serializers
+
+    assert execution_serializers._row_shape_matches(ExecutionSummarySerializer)
+
+    def made(*args):
+        raise AssertionError("an execution was made of the row")
+
+    monkeypatch.setattr(selectors, "execution_from_row", made)
+    data = DeploymentSerializer(selectors.deployment_list_with_last_execution(), many=True).data
+
+    assert sum(item["last_execution"] is not None for item in data) == 8
