@@ -37,6 +37,8 @@ import os
 import sys
 from typing import Any
 
+from gunicorn import glogging
+
 # Prometheus multiprocess folder and dead-worker cleanup (see codeai.gunicorn_hooks).
 from codeai.gunicorn_hooks import child_exit, on_exit  # noqa: F401
 from codeai.gunicorn_hooks import on_starting as _metrics_on_starting
@@ -73,6 +75,19 @@ graceful_timeout = timeout
 keepalive = math.ceil(_settings["CODEAI_IDLE_TIMEOUT"])
 limit_request_field_size = MAX_HEADER_FIELD_BYTES
 limit_request_line = MAX_REQUEST_LINE_BYTES
+
+
+class Logger(glogging.Logger):
+    """gunicorn's logger without its access log: the app writes one line per request
+    (``codeai.request``, with the request id, route and duration). With a ``logconfig_dict``
+    gunicorn wrote a second, id-less line of every request, and building it (the atoms of
+    every header) took 4.5% of the deployment list's CPU in a worker."""
+
+    def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
+        return
+
+
+logger_class = Logger
 # gunicorn's own lines (start, worker boots, errors) in the app's format: JSON for Promtail.
 logconfig_dict = codeai_logging.logging_config(
     _settings["CODEAI_LOG_FORMAT"], codeai_logging.python_level(_settings["CODEAI_LOG_LEVEL"])

@@ -3,6 +3,7 @@ pass's database, Celery worker and beat, and the migration dry run against Postg
 
 from __future__ import annotations
 
+import json
 import shelve
 import signal
 import subprocess
@@ -22,6 +23,7 @@ from tests.deploy.support import (
     command_line,
     embedded_env,
     free_port,
+    http_get,
     pass_env,
     run_codeai,
     stop,
@@ -94,6 +96,33 @@ def test_server_start_becomes_gunicorn_reloads_on_hup_and_stops_on_sigterm(tmp_p
         returncode = stop(server, timeout=40)
     assert returncode == 0, log.read_text()
     assert "Handling signal: term" in log.read_text()
+
+
+@pytest.mark.django_db
+def test_server_start_logs_each_request_once(tmp_path):
+    # One line per request, the app's own (with its request id; probes are not logged);
+    # gunicorn's access line would be a second copy.
+    port = free_port()
+    env = pass_env(tmp_path / "data", CODEAI_LOG_FORMAT="json", CODEAI_LOG_LEVEL="info")
+    log = tmp_path / "server.log"
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [str(CODEAI), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            env=env | {"HOME": str(tmp_path)},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        assert wait_for_health(log, port, server)[0] == 200
+        assert http_get(f"http://127.0.0.1:{port}/admin/login/")[0] == 200
+    finally:
+        assert stop(server, timeout=40) == 0, log.read_text()
+
+    entries = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    requests = [entry for entry in entries if "/admin/login/" in entry["msg"]]
+    assert [(entry["logger"], entry.get("path")) for entry in requests] == [
+        ("codeai.request", "/admin/login/")
+    ]
 
 
 def schedule_written(path: Path) -> bool:
