@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
+import orjson
 from django.core.exceptions import ValidationError
 from django.db.models import (
     Count,
@@ -168,7 +169,15 @@ def _last_execution_row() -> Subquery:
         .order_by("-created_at", "-pk")
         .values(row=_JSONArrayText(*ROW_FIELDS))
     )
-    return Subquery(newest_of_same_deployment[:1], output_field=JSONField())
+    return Subquery(newest_of_same_deployment[:1], output_field=_RowField())
+
+
+class _RowField(JSONField):
+    """The row's JSON text parsed by orjson: json.loads took three times as long, and a page
+    reads fifty rows."""
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
+        return None if value is None else orjson.loads(value)
 
 
 class _JSONArrayText(JSONArray):
@@ -192,7 +201,7 @@ class LastExecutionRow(Expression):
     _sql: ClassVar[dict[tuple[str, str], tuple[str, tuple[Any, ...]]]] = {}
 
     def __init__(self) -> None:
-        super().__init__(output_field=JSONField())
+        super().__init__(output_field=_RowField())
 
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
         if compiler.query.get_initial_alias() != Deployment._meta.db_table:

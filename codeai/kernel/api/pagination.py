@@ -103,9 +103,7 @@ def _plain_list_statement(view: Any, request: Request, queryset: QuerySet) -> Co
     whose list then does not depend on the request (``compiled_plain_list``): every such
     request's queryset is the same, so the first one's is compiled (with its count) and
     kept."""
-    if not getattr(view, "compiled_plain_list", False) or getattr(view, "action", None) != "list":
-        return None
-    if not request.query_params.keys() <= PAGE_PARAMETERS:
+    if not _plain_list(view, request):
         return None
     key = type(view)
     if key not in _PLAIN_LISTS:
@@ -117,6 +115,21 @@ def _plain_list_statement(view: Any, request: Request, queryset: QuerySet) -> Co
         else:
             _PLAIN_LISTS[key] = compiled
     return _PLAIN_LISTS[key]
+
+
+def plain_list_compiled(view: Any, request: Request) -> bool:
+    """Whether the view's list asked by ``request`` runs a statement already compiled: then
+    what the filter backends would do to its queryset (nothing, for a list asked with no
+    parameter but the page's, but the default ordering, which the statement holds) is not
+    needed."""
+    return _plain_list(view, request) and _PLAIN_LISTS.get(type(view)) is not None
+
+
+def _plain_list(view: Any, request: Request) -> bool:
+    """A list asked with no parameter but the page's, of a view with ``compiled_plain_list``."""
+    if not getattr(view, "compiled_plain_list", False) or getattr(view, "action", None) != "list":
+        return False
+    return request.query_params.keys() <= PAGE_PARAMETERS
 
 
 def _counts_in_page(queryset: Any) -> bool:

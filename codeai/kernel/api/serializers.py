@@ -16,6 +16,8 @@ from rest_framework.fields import SkipField, _UnvalidatedField
 from rest_framework.relations import PKOnlyObject, RelatedField
 from rest_framework.settings import api_settings
 
+from codeai.kernel.api.fields import UUIDRelatedField
+
 
 class LeanRepresentation:
     """A serializer mixin: ``to_representation`` by plain functions compiled once per
@@ -128,6 +130,8 @@ def _reader(serializer: serializers.Serializer, field: Any, model: Any) -> Any:
     if type(field) is serializers.SerializerMethodField:
         return _Method(field.method_name)
     key = _foreign_key(field, model)
+    if key is not None and type(field).to_representation is UUIDRelatedField.to_representation:
+        return _Attribute(key, str)  # what it writes of PKOnlyObject(pk): str(pk)
     if key is not None and _context_free(field):
 
         def related(serializer: Any, instance: Any) -> Any:  # RelatedField's pk-only path

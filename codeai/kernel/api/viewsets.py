@@ -11,6 +11,7 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.request import Request
 from rest_framework.serializers import BaseSerializer
 
+from codeai.kernel.api import pagination
 from codeai.kernel.api.permissions import RolePerAction
 
 
@@ -41,6 +42,12 @@ class ResourceViewSet(RolePerAction, viewsets.GenericViewSet):
         if self.action == "list" and self.request.method in ("GET", "HEAD"):
             return self.list_serializer_class or super().get_serializer_class()
         return super().get_serializer_class()
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        # A plain list whose statement is compiled runs that statement, not this queryset.
+        if pagination.plain_list_compiled(self, self.request):
+            return queryset
+        return super().filter_queryset(queryset)
 
     def not_found(self) -> exceptions.NotFound:
         return exceptions.NotFound(f"{self.thing} not found")
