@@ -17,10 +17,13 @@ from typing import Any
 
 from django.db import connections
 from django.db.models import Field, QuerySet, UUIDField
+from django.db.models.base import ModelState
 from django.db.models.query import (  # type: ignore[attr-defined]
     ModelIterable,
     get_related_populators,
 )
+
+from codeai.kernel.loading import LeanLoading, listened
 
 
 class NotCompilable(Exception):
@@ -61,6 +64,9 @@ class _Statement:
         self.init_list = [column.target.attname for column in self.columns[self.start : self.end]]
         self.populators = get_related_populators(klass_info, compiler.select, alias)
         self.annotations = list(compiler.annotation_col_map.items())
+        self.lean_values = self._lean_values()
+        # The row builders of lean_values, by the positions of the columns with converters.
+        self.builders: dict[tuple[int, ...], Callable[..., list[Any]]] = {}
 
     def rows(
         self, values: tuple[Any, ...], suffix: str, suffix_params: tuple[Any, ...]
@@ -79,6 +85,12 @@ class _Statement:
             backend = connection.ops.get_db_converters(column)
             if own := [*backend, *column.get_db_converters(connection)]:
                 converters.append((position, own, column))
+        if self.lean_values is not None and not listened(self.model):
+            converted = tuple(position for position, _, _ in converters)
+            build = self.builders.get(converted)
+            if build is None:
+                build = self.builders[converted] = _row_builder(self, converted)
+            return build(fetched, connection, [own for _, own, _ in converters])
         instances = []
         for fetched_row in fetched:
             row = list(fetched_row)
@@ -94,6 +106,61 @@ class _Statement:
                 setattr(instance, name, row[position])
             instances.append(instance)
         return instances
+
+    def _lean_values(self) -> list[tuple[str, int]] | None:
+        """For a model with ``LeanLoading`` whose rows hold every column and no related
+        object: each value an instance gets (its columns, then the annotations) and its
+        position in the row, for ``_row_builder``. None otherwise: the general path."""
+        model = self.model
+        all_columns = [field.attname for field in model._meta.concrete_fields]
+        if not issubclass(model, LeanLoading) or self.init_list != all_columns:
+            return None
+        if self.populators or any(hasattr(model, name) for name, _ in self.annotations):
+            return None  # an annotation named like a class attribute goes through setattr
+        names = [*self.init_list, *(name for name, _ in self.annotations)]
+        positions = [*range(self.start, self.end), *(position for _, position in self.annotations)]
+        return list(zip(names, positions, strict=True))
+
+
+def _row_builder(statement: _Statement, converted: tuple[int, ...]) -> Any:
+    """One function of straight-line code making a page's instances as ``LeanLoading.from_db``
+    and a ``setattr`` of each annotation would, the columns at ``converted`` through the
+    converters it is given (one list per column): that per-row path was a third of a page's
+    CPU."""
+    assert statement.lean_values is not None
+    namespace: dict[str, Any] = {
+        "new": statement.model.__new__,
+        "model": statement.model,
+        "ModelState": ModelState,
+        "alias": statement.alias,
+        "columns": statement.columns,
+    }
+    lines = ["def build(fetched, connection, own_lists):", "    instances = []"]
+    lines += [f"    own{index} = own_lists[{number}]" for number, index in enumerate(converted)]
+    lines += ["    for row in fetched:"]
+    for index in converted:
+        lines += [
+            f"        value{index} = row[{index}]",
+            f"        for converter in own{index}:",
+            f"            value{index} = converter(value{index}, columns[{index}], connection)",
+        ]
+    lines += [
+        "        instance = new(model)",
+        "        state = ModelState()",
+        "        state.adding = False",
+        "        state.db = alias",
+        "        instance.__dict__ = {",
+        *(
+            f"            {name!r}: {f'value{index}' if index in converted else f'row[{index}]'},"
+            for name, index in statement.lean_values
+        ),
+        "            '_state': state,",
+        "        }",
+        "        instances.append(instance)",
+        "    return instances",
+    ]
+    exec("\n".join(lines), namespace)  # the source is the lines above: names and numbers only
+    return namespace["build"]
 
 
 class CompiledQuery:

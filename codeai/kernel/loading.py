@@ -20,13 +20,14 @@ class LeanLoading:
     @classmethod
     def from_db(cls, db: str | None, field_names: Any, values: Any) -> Any:
         meta = cls._meta  # type: ignore[attr-defined]
-        if len(values) != len(meta.concrete_fields) or _listened(cls):
+        if len(values) != len(meta.concrete_fields) or listened(cls):
             return super().from_db(db, field_names, values)  # type: ignore[misc]
         model: Any = cls
         return loaded_instance(model, db, zip(_attnames(model), values, strict=True))
 
 
-def _listened(model: Any) -> bool:
+def listened(model: Any) -> bool:
+    """Whether anything listens to ``pre_init`` or ``post_init`` for ``model``."""
     # No receiver at all is the usual case, and checking it costs a tenth of has_listeners.
     return bool(
         (pre_init.receivers and pre_init.has_listeners(model))

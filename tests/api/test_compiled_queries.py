@@ -96,6 +96,50 @@ def test_a_page_is_the_querysets_slice_of_rows_written_since(three, config):
     assert compiled.page(limit=1, offset=0)[0].pk == later.pk
 
 
+def comparable(instance):
+    state = instance.__dict__["_state"]
+    values = {name: value for name, value in instance.__dict__.items() if name != "_state"}
+    return values, state.db, state.adding
+
+
+def test_lean_rows_are_the_instances_the_queryset_makes(three, config):
+    # Every column plus annotations (one through a converter): built by one function.
+    annotated = Deployment.objects.annotate(
+        config_title=F("config__name"), last=selectors.LastExecutionRow()
+    ).order_by("name")
+    make_execution(three[0], status=ExecutionStatus.SUCCEEDED)
+    compiled = CompiledQuery(lambda: annotated)
+    compiled.compile()
+
+    got = compiled.page(limit=10, offset=0)
+
+    assert compiled._statement("default").lean_values is not None
+    assert [comparable(d) for d in got] == [comparable(d) for d in annotated]
+    assert got[0].last is not None
+    assert got[1].last is None
+    assert got[0].config.name == "web"  # a relation still loads on access
+
+
+def test_lean_rows_take_the_general_path_while_something_listens_to_init(three, monkeypatch):
+    from django.db.models.signals import post_init
+
+    compiled = CompiledQuery(lambda: Deployment.objects.order_by("name"))
+    compiled.compile()
+    compiled.page(limit=10, offset=0)
+    seen = []
+
+    def listener(sender, instance, **kwargs):
+        seen.append(instance.name)
+
+    post_init.connect(listener, sender=Deployment)
+    try:
+        got = compiled.page(limit=10, offset=0)
+    finally:
+        post_init.disconnect(listener, sender=Deployment)
+
+    assert seen == [d.name for d in got] == ["d0", "d1", "d2"]
+
+
 def test_what_cannot_be_compiled_says_so(db):
     with pytest.raises(NotCompilable):
         CompiledQuery(lambda: Deployment.objects.values("name")).compile()
