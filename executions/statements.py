@@ -5,7 +5,9 @@ written once per process.
 Through the ORM each move was five round trips (begin, lock the deployment, the conditional
 update, the deployment's follow, commit), and compiling their querysets cost the worker more
 CPU than running ``exec { true }``. Here the lock and a statement doing the conditional
-update and the follow go in one message; PostgreSQL runs the statements of one message as
+update and the follow go in one message (for the claim and the finish, a call of a PL/pgSQL
+function whose plans PostgreSQL keeps per session: parsing and planning the moves as text
+was half of their cost); PostgreSQL runs the statements of one message as
 one transaction (or in the caller's, when there is one). The semantics are
 ``services._move``'s, which other databases and the rarer moves (cancel, sweep, a lost
 task) still take:
@@ -34,8 +36,8 @@ from django.db import connection
 
 from codeai.kernel.loading import loaded_instance
 from codeai.kernel.sql import quoted_columns, quoted_table
-from deployments.models import Concurrency, Deployment, DeploymentStatus
-from executions.models import Execution, ExecutionStatus
+from deployments.models import Concurrency, Deployment
+from executions.models import Execution
 
 
 def supported() -> bool:
@@ -43,17 +45,15 @@ def supported() -> bool:
 
 
 def _names() -> dict[str, str]:
-    """Tables, columns and the status values the statements use, as the models name them."""
+    """Tables, columns and the concurrency values the statements use, as the models name
+    them."""
     return {
         "execution": quoted_table(Execution),
         "deployment": quoted_table(Deployment),
         **{f"e_{name}": column for name, column in quoted_columns(Execution).items()},
         **{f"d_{name}": column for name, column in quoted_columns(Deployment).items()},
-        "queued": ExecutionStatus.QUEUED,
-        "running": ExecutionStatus.RUNNING,
         "queue": Concurrency.QUEUE,
         "parallel": Concurrency.PARALLEL,
-        "deployment_running": DeploymentStatus.RUNNING,
     }
 
 
@@ -69,47 +69,13 @@ _LOCK = (
     "(SELECT {e_deployment} FROM {execution} WHERE {e_id} = %(id)s) FOR UPDATE;\n"
 )
 
-_CLAIM = (
-    _LOCK
-    + """WITH moved AS (
-  UPDATE {execution} AS e
-  SET {e_status} = '{running}', {e_worker} = %(worker)s, {e_started_at} = %(now)s,
-      {e_heartbeat_at} = %(now)s
-  FROM {deployment} AS d
-  WHERE e.{e_id} = %(id)s AND e.{e_status} = '{queued}' AND d.{d_id} = e.{e_deployment}
-    AND d.{d_concurrency} <> '{queue}'
-  RETURNING e.{e_deployment} AS deployment_id, e.{e_config_snapshot} AS config_snapshot,
-    e.{e_variables} AS variables, d.{d_name} AS deployment_name,
-    d.{d_timeout_seconds} AS deployment_timeout_seconds
-), followed AS (
-  UPDATE {deployment} SET {d_status} = '{deployment_running}', {d_updated_at} = %(now)s
-  WHERE {d_id} IN (SELECT deployment_id FROM moved) AND {d_status} <> '{deployment_running}'
-)
-SELECT * FROM moved"""
-)
+# The moves themselves are PL/pgSQL functions (executions/migrations/0007_move_functions.py):
+# PostgreSQL plans their statements once per session instead of at every message.
+_CLAIM = _LOCK + "SELECT * FROM executions_claim(%(id)s, %(worker)s, %(now)s)"
 
 _FINISH = (
-    _LOCK
-    + """WITH moved AS (
-  UPDATE {execution} AS e
-  SET {e_status} = %(status)s, {e_exit_code} = %(exit_code)s,
-      {e_explanation} = %(explanation)s, {e_completed_at} = %(now)s,
-      {e_output} = e.{e_output} || %(output)s,
-      {e_output_truncated} = e.{e_output_truncated} OR %(truncated)s,
-      {e_steps} = coalesce(%(steps)s::jsonb, e.{e_steps})
-  FROM {deployment} AS d
-  WHERE e.{e_id} = %(id)s AND e.{e_status} = '{running}' AND d.{d_id} = e.{e_deployment}
-    AND d.{d_concurrency} <> '{queue}'
-  RETURNING e.{e_deployment} AS deployment_id, e.{e_started_at} AS started_at
-), followed AS (
-  UPDATE {deployment} AS d SET {d_status} = %(after)s, {d_updated_at} = %(now)s
-  WHERE d.{d_id} IN (SELECT deployment_id FROM moved) AND d.{d_status} <> %(after)s
-    AND NOT EXISTS (
-      SELECT 1 FROM {execution} AS other
-      WHERE other.{e_deployment} = d.{d_id} AND other.{e_status} = '{running}'
-        AND other.{e_id} <> %(id)s)
-)
-SELECT started_at FROM moved"""
+    _LOCK + "SELECT * FROM executions_finish(%(id)s, %(status)s, %(after)s, %(now)s, %(exit_code)s,"
+    " %(explanation)s, %(output)s, %(truncated)s, %(steps)s::jsonb)"
 )
 
 

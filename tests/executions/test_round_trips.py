@@ -164,3 +164,53 @@ def test_other_concurrencies_are_admitted_by_the_orm_s_path(make_deployment, ali
         second = services.deployment_execute(deployment=deployment, user=alice)
         assert first.released_at is not None
         assert second.released_at is None
+
+
+def test_the_moves_are_volatile_pl_pgsql_functions(make_deployment):
+    # Each statement of a VOLATILE function reads a fresh snapshot: the move sees every move
+    # of the deployment's executions committed before the lock was granted.
+    if not uses_postgres():
+        pytest.skip("the move functions are PostgreSQL's")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT p.proname, l.lanname, p.provolatile FROM pg_proc AS p"
+            " JOIN pg_language AS l ON l.oid = p.prolang"
+            " WHERE p.proname IN ('executions_claim', 'executions_finish') ORDER BY 1"
+        )
+        assert cursor.fetchall() == [
+            ("executions_claim", "plpgsql", "v"),
+            ("executions_finish", "plpgsql", "v"),
+        ]
+    deployment = make_deployment("exec { true }")
+    execution = Execution.objects.create(deployment=deployment, config_snapshot="exec { true }")
+    with CaptureQueriesContext(connection) as captured:
+        assert services.execution_claim(execution_id=execution.pk, worker="w 1") is (
+            services.ClaimResult.CLAIMED
+        )
+        assert services.execution_heartbeat(
+            execution_id=execution.pk, output="one\n", truncated=True, steps=[{"index": 1}]
+        )
+        assert services.execution_finish(
+            execution_id=execution.pk,
+            status=ExecutionStatus.FAILED,
+            exit_code=3,
+            explanation="exit code 3 in step 1",
+            output="two\n",
+        )
+    moves = [query["sql"] for query in captured.captured_queries if "FOR UPDATE" in query["sql"]]
+    assert [("executions_claim(" in sql, "executions_finish(" in sql) for sql in moves] == [
+        (True, False),
+        (False, True),
+    ]
+    execution.refresh_from_db()
+    deployment.refresh_from_db()
+    # The finish appends its output, keeps the truncation and (given none) the steps.
+    assert (execution.output, execution.output_truncated, execution.steps) == (
+        "one\ntwo\n",
+        True,
+        [{"index": 1}],
+    )
+    assert (execution.status, execution.exit_code, execution.worker) == ("failed", 3, "w 1")
+    assert execution.explanation == "exit code 3 in step 1"
+    assert execution.started_at <= execution.heartbeat_at <= execution.completed_at
+    assert deployment.status == DeploymentStatus.FAILED
