@@ -11,12 +11,16 @@ its task was lost twice).
 from __future__ import annotations
 
 import enum
+import hashlib
 import logging
+import threading
 import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -42,6 +46,9 @@ COMMIT_POLL_SECONDS = 0.01
 VARIABLE_NAME = dsl.NAME_RE  # an execution's variables are the program's
 DISABLED_EXPLANATION = "command execution is disabled (CODEAI_EXEC_ENABLED=false)"
 QUEUE_UNAVAILABLE = "the task queue is unavailable; try again later"
+# Config texts whose check and parse a process remembers: a deployment's executions run
+# the same text again and again, and checking or parsing a text of 10 KB costs 2 ms each.
+TEXT_MEMO_SIZE = 128
 
 DEPLOYMENT_STATUS_AFTER: dict[str, str] = {
     ExecutionStatus.SUCCEEDED: DeploymentStatus.COMPLETE,
@@ -56,6 +63,57 @@ class ClaimResult(enum.Enum):
     MISSING = "missing"  # not committed (yet): the publisher's transaction is still open
     TAKEN = "taken"  # already running, finished or cancelled: a second delivery
     WAITING = "waiting"  # its queue deployment runs another first: released after that one
+
+
+T = TypeVar("T")
+
+
+class _TextMemo:
+    """Answers of a pure function of a config text for the last ``size`` texts, keyed by the
+    text's SHA-256 and the function's other arguments (no text is kept). An exception is
+    not remembered: the next call computes again."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._answers: OrderedDict[tuple[Hashable, ...], Any] = OrderedDict()
+        self._lock = threading.Lock()  # threaded servers share the process's memo
+
+    def get(self, text: str, *more: Hashable, compute: Callable[[], T]) -> T:
+        key = (hashlib.sha256(text.encode(errors="surrogatepass")).digest(), *more)
+        with self._lock:
+            if key in self._answers:
+                self._answers.move_to_end(key)
+                return self._answers[key]
+        answer = compute()
+        with self._lock:
+            self._answers[key] = answer
+            while len(self._answers) > self.size:
+                self._answers.popitem(last=False)
+        return answer
+
+    def clear(self) -> None:
+        with self._lock:
+            self._answers.clear()
+
+
+# Why a text cannot run (None: it can), and the program a valid text parses to; programs are
+# only read by ``dsl.run``, never changed, so executions of one text share one.
+_text_problems = _TextMemo(TEXT_MEMO_SIZE)
+_programs = _TextMemo(TEXT_MEMO_SIZE)
+
+
+def _text_problem(content: str, filename: str, predeclared: tuple[str, ...]) -> str | None:
+    result = dsl.check(content, filename=filename, predeclared=predeclared)
+    if result.valid:
+        return None
+    first = result.diagnostics[0]
+    more = f" (and {len(result.diagnostics) - 1} more)" if len(result.diagnostics) > 1 else ""
+    return f"config is invalid: {first}{more}"
+
+
+def _program(text: str) -> dsl.Program:
+    """The parsed snapshot (``DSLSyntaxError`` when it does not parse)."""
+    return _programs.get(text, compute=lambda: dsl.parse(text, filename="<config>"))
 
 
 def _username(user: Any) -> str:
@@ -140,11 +198,15 @@ def _start(
     """Check the text, then insert the execution and publish its task (see
     ``deployment_execute``), unless the deployment's concurrency makes it wait or refuses."""
     filename = deployment.config.name if deployment.config else "<config>"
-    result = dsl.check(content, filename=filename, predeclared=tuple(variables))
-    if not result.valid:
-        first = result.diagnostics[0]
-        more = f" (and {len(result.diagnostics) - 1} more)" if len(result.diagnostics) > 1 else ""
-        raise Conflict(f"config is invalid: {first}{more}")
+    predeclared = tuple(variables)
+    problem = _text_problems.get(
+        content,
+        filename,
+        predeclared,
+        compute=lambda: _text_problem(content, filename, predeclared),
+    )
+    if problem is not None:
+        raise Conflict(problem)
 
     in_callers_transaction = transaction.get_connection().in_atomic_block
     try:
@@ -756,7 +818,7 @@ def _interpret(execution: Execution, recorder: _Recorder) -> Outcome:
     if not settings.EXEC_ENABLED:
         return Outcome(ExecutionStatus.FAILED, None, DISABLED_EXPLANATION)
     try:
-        program = dsl.parse(execution.config_snapshot, filename="<config>")
+        program = _program(execution.config_snapshot)
     except dsl.DSLSyntaxError as error:
         return Outcome(ExecutionStatus.FAILED, None, f"config is invalid: {error}")
     timeout = float(settings.EXEC_TIMEOUT)
