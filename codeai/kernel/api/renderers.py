@@ -1,7 +1,7 @@
 """The API's JSON renderer: DRF's, written by orjson.
 
-DRF writes JSON with the standard library's encoder; for a page of 50 deployments that was a
-twentieth of the request (150 µs, orjson's 9 µs). The output is the same bytes: compact, UTF-8
+DRF writes JSON with the standard library's encoder: 150 µs of a 2.3 ms request for a page of
+50 deployments, where orjson takes 9 µs. The output is the same bytes: compact, UTF-8
 unescaped, U+2028 and U+2029 escaped, and whatever orjson does not write as DRF would (date
 times, dates and times, dataclasses) goes to DRF's own encoder, as does anything else it does
 not know (lazy strings, decimals, querysets). The one difference is how some floats are
