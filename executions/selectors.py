@@ -322,8 +322,8 @@ def deployment_last_execution_row(deployment: Deployment) -> tuple[bool, list[An
 def deployment_last_execution(deployment: Deployment) -> Execution | None:
     """The deployment's newest execution, without the heavy columns: from the row of
     ``deployment_list_with_last_execution`` when it came from there, else one query."""
-    if hasattr(deployment, "last_execution_row"):
-        row = deployment.last_execution_row
+    read, row = deployment_last_execution_row(deployment)
+    if read:
         return None if row is None else execution_from_row(row, deployment)
     return (
         deployment.executions.defer(*Execution.HEAVY_FIELDS).order_by("-created_at", "-pk").first()
