@@ -53,6 +53,14 @@ def _main_process_slot(sender: object, **_kwargs: object) -> None:
     os.environ[conf.POOL_SLOT_VARIABLE] = f"{concurrency}/{concurrency + 1}"
 
 
+@worker_init.connect
+def _build_the_dsl_parser(**_kwargs: object) -> None:
+    """In the main process, before the pool forks: every pool process starts with it built."""
+    from codeai import dsl
+
+    dsl.prepare()
+
+
 @worker_process_init.connect
 def _own_connection_pools(**_kwargs: object) -> None:
     from billiard.process import current_process

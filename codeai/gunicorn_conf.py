@@ -40,6 +40,7 @@ from typing import Any
 from gunicorn import glogging
 
 # Prometheus multiprocess folder and dead-worker cleanup (see codeai.gunicorn_hooks).
+from codeai import dsl
 from codeai.gunicorn_hooks import child_exit, on_exit  # noqa: F401
 from codeai.gunicorn_hooks import on_starting as _metrics_on_starting
 from codeai.kernel import conf
@@ -97,12 +98,14 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 
 
 def on_starting(server: Any) -> None:
-    """Refuse more worker processes than the instance's connections, then the metrics folder."""
+    """Refuse more worker processes than the instance's connections, then the metrics folder
+    and the DSL's parser (built once here, every worker forked with it)."""
     problem = conf.instance_processes_problem(_settings, server.cfg.workers, "gunicorn workers")
     if problem:
         print(f"configuration error: {problem}", file=sys.stderr)
         sys.exit(1)
     _metrics_on_starting(server)
+    dsl.prepare()
 
 
 def on_reload(server: Any) -> None:

@@ -11,10 +11,9 @@ import logging
 import os
 
 from celery import Task, shared_task
-from celery.signals import worker_process_init, worker_ready
+from celery.signals import worker_ready
 from django.conf import settings
 
-from codeai import dsl
 from duties import runner as duties
 from executions import runner, services
 
@@ -70,8 +69,3 @@ def warn_when_unsandboxed(**_kwargs: object) -> None:
             "secrets and stop it"
         )
 
-
-@worker_process_init.connect
-def warm_up_the_parser(**_kwargs: object) -> None:
-    """Build the DSL parser once per worker process, not in the first execution."""
-    dsl.parse("", filename="<warm-up>")

@@ -8,7 +8,7 @@ from codeai.dsl.check import CheckResult, check
 from codeai.dsl.errors import Diagnostic, DSLError, DSLRuntimeError, DSLSyntaxError
 from codeai.dsl.interpreter import RunResult, run
 from codeai.dsl.lexer import NAME_RE
-from codeai.dsl.parser import keywords, parse
+from codeai.dsl.parser import keywords, parse, prepare
 from codeai.dsl.serialize import to_json
 from codeai.dsl.validator import validate
 
@@ -24,6 +24,7 @@ __all__ = [
     "check",
     "keywords",
     "parse",
+    "prepare",
     "run",
     "to_json",
     "validate",

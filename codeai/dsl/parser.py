@@ -679,8 +679,8 @@ def _description(members: Iterable[object]) -> str:
 
 @cache
 def _lark() -> Lark:
-    """lark's tables, lexer and tree callbacks for the grammar: built on first use, once per
-    process (about 0.2 s; at boot it would slow every web worker's start)."""
+    """lark's tables, lexer and tree callbacks for the grammar: built once per process, on
+    first use or by ``prepare`` (about 0.2-0.3 s)."""
     grammar = (Path(__file__).with_name("grammar.lark")).read_text(encoding="utf-8")
     return Lark(
         grammar,
@@ -706,6 +706,13 @@ _BUILD_LOCK = threading.Lock()
 def _driver() -> Driver:
     with _BUILD_LOCK:
         return _built_driver()
+
+
+def prepare() -> None:
+    """Build the parser now rather than at the first parse. A server's or worker's parent
+    process calls it before forking, so every process it forks starts with the parser built:
+    a gunicorn worker's first execute took 0.34 s instead of 11 ms building it."""
+    _driver()
 
 
 def keywords() -> list[str]:
