@@ -39,8 +39,9 @@ from typing import Any
 
 from gunicorn import glogging
 
-# Prometheus multiprocess folder and dead-worker cleanup (see codeai.gunicorn_hooks).
 from codeai import dsl
+
+# Prometheus multiprocess folder and dead-worker cleanup (see codeai.gunicorn_hooks).
 from codeai.gunicorn_hooks import child_exit, on_exit  # noqa: F401
 from codeai.gunicorn_hooks import on_starting as _metrics_on_starting
 from codeai.kernel import conf

@@ -68,4 +68,3 @@ def warn_when_unsandboxed(**_kwargs: object) -> None:
             "CODEAI_EXEC_SANDBOX=off: exec steps run unsandboxed and can read this worker's "
             "secrets and stop it"
         )
-
