@@ -1,6 +1,8 @@
 """Benchmark: executions through the real API (gunicorn), Redis and two Celery workers.
 
-Starts gunicorn (2 workers) and two `celery -A codeai worker --concurrency 1` processes on
+Starts the server as `codeai server start` does (gunicorn with codeai/gunicorn_conf.py: its
+2 x CPUs + 1 threaded workers, the parser built before they fork) and two
+`celery -A codeai worker --concurrency 1` processes on
 a PostgreSQL database of its own (codeai_bench or --database; created, and dropped at the
 end; an existing one is refused, never emptied) and a
 redis-server of its own on a free port (database 0 the cache, 1 the broker), then measures:
@@ -64,8 +66,10 @@ ENVIRONMENT = {
     "CODEAI_CACHE_TYPE": "redis",
     "CODEAI_REDIS_DB": "0",
     "CODEAI_DATA_DIR": str(DATA_DIR),
-    "CODEAI_LOG_LEVEL": "warn",
-    "CODEAI_LOG_FORMAT": "text",
+    # As in production (the defaults): every request logged, one JSON line; and the workers'
+    # "ready." lines, which the benchmark waits for.
+    "CODEAI_LOG_LEVEL": "info",
+    "CODEAI_LOG_FORMAT": "json",
     "CODEAI_SECRET_KEY": "bench-only-secret-key-not-for-production-use-0123456789",
     # The user throttle still runs on every POST; its default 1200/min is below a run's pace.
     "CODEAI_RATE_LIMIT_USER": "1000000/min",
@@ -113,7 +117,7 @@ def start(command: list[str], log: Path, **env: str) -> subprocess.Popen:
 
 class Client:
     """One thread's connection to the API. http.client opens a new one by itself when the
-    server closed the last (gunicorn's sync workers close each after its response)."""
+    server closed the last."""
 
     def __init__(self, headers: dict[str, str] | None = None) -> None:
         self.connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
@@ -179,7 +183,6 @@ def start_workers(bin_dir: Path, sandbox: str) -> list[subprocess.Popen]:
                     "INFO",
                 ],
                 log,
-                CODEAI_LOG_LEVEL="info",  # for the "ready." line
                 CODEAI_EXEC_SANDBOX=sandbox,
             )
         )
@@ -279,12 +282,14 @@ def main() -> None:
     bin_dir = Path(sys.executable).parent
     broker = os.environ["CODEAI_CELERY_BROKER_URL"]
     web = start(
-        [str(bin_dir / "gunicorn"), "codeai.wsgi", "--bind", f"127.0.0.1:{PORT}", "--workers", "2"],
-        DATA_DIR / "gunicorn.log",
+        [sys.executable, "-m", "codeai.cli", "server", "start"],
+        DATA_DIR / "server.log",
+        CODEAI_HOST="127.0.0.1",
+        CODEAI_PORT=str(PORT),
     )
     floor_workers: list[subprocess.Popen] = []
     try:
-        wait_for(api_up, 30, "gunicorn")
+        wait_for(api_up, 60, "the server")
         status, body = Client().request(
             "POST", "/api/auth/token/", {"username": "bench", "password": PASSWORD}
         )
