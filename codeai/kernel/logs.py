@@ -28,6 +28,7 @@ from functools import lru_cache
 from typing import Any
 
 from celery.signals import before_task_publish, setup_logging, task_postrun, task_prerun
+from django.http import HttpRequest
 
 from codeai.kernel.conf import MASK, OPTIONS, mask_url_password
 
@@ -119,11 +120,14 @@ def _unbind_task_request_id(task_id: str, **_: Any) -> None:
 
 
 class RequestIdFilter(logging.Filter):
-    """Give each record the bound request id (an explicit ``extra={"request_id": ...}`` wins)."""
+    """Give each record the bound request id (an explicit ``extra={"request_id": ...}`` wins),
+    else its request's: Django logs a 4xx or 5xx response (``django.request``) after the
+    middleware that binds the id has returned."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "request_id", None) is None:
-            record.request_id = get_request_id()
+            request = getattr(record, "request", None)
+            record.request_id = get_request_id() or getattr(request, "request_id", None)
         return True
 
 
@@ -175,6 +179,10 @@ def _extra_fields(record: logging.LogRecord) -> dict[str, Any]:
             continue
         if _SENSITIVE_KEY.search(key):
             value = MASK
+        elif isinstance(value, HttpRequest):
+            # Django's loggers pass the request itself, whose text is its full URL: the query
+            # string can carry credentials (a reset code, a signed link), so only the path.
+            value = redact(f"{value.method} {value.path}")
         elif isinstance(value, str):
             value = redact(value)
         elif not isinstance(value, int | float | bool | type(None)):

@@ -8,6 +8,8 @@ import shelve
 import signal
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -123,6 +125,42 @@ def test_server_start_logs_each_request_once(tmp_path):
     assert [(entry["logger"], entry.get("path")) for entry in requests] == [
         ("codeai.request", "/admin/login/")
     ]
+
+
+@pytest.mark.django_db
+def test_server_start_logs_a_client_error_with_its_request_id_and_without_its_query(tmp_path):
+    # Django's own line of a 4xx is written after the middleware returned, with the request:
+    # its text was the full URL, whose query string can carry credentials.
+    port = free_port()
+    env = pass_env(tmp_path / "data", CODEAI_LOG_FORMAT="json", CODEAI_LOG_LEVEL="info")
+    log = tmp_path / "server.log"
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [str(CODEAI), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            env=env | {"HOME": str(tmp_path)},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        assert wait_for_health(log, port, server)[0] == 200
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/v1/configs/?code=query-code-secret",
+            headers={"Host": "localhost", "X-Request-ID": "trace-43"},
+        )
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            urllib.request.urlopen(request, timeout=10)
+        assert answer.value.code == 401
+    finally:
+        assert stop(server, timeout=40) == 0, log.read_text()
+
+    text = log.read_text()
+    entries = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    django_line = next(entry for entry in entries if entry["logger"] == "django.request")
+    assert (django_line["request_id"], django_line["request"]) == (
+        "trace-43",
+        "GET /api/v1/configs/",
+    )
+    assert "query-code-secret" not in text
 
 
 def schedule_written(path: Path) -> bool:

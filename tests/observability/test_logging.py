@@ -17,7 +17,14 @@ from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
-from codeai.kernel.logs import JSONFormatter, TextFormatter, bind_request_id, get_request_id, redact
+from codeai.kernel.logs import (
+    JSONFormatter,
+    RequestIdFilter,
+    TextFormatter,
+    bind_request_id,
+    get_request_id,
+    redact,
+)
 from configs.models import Config
 from deployments.models import Deployment
 from executions.models import Execution, ExecutionStatus
@@ -124,6 +131,24 @@ def test_secrets_in_tracebacks_are_masked(formatter):
     assert "ConnectionError" in line
     assert "hunter4-pass" not in line
     assert FAKE_JWT not in line
+
+
+@pytest.mark.parametrize("formatter", [JSONFormatter(), TextFormatter()], ids=["json", "text"])
+def test_a_request_passed_by_djangos_loggers_shows_its_path_without_the_query(formatter, rf):
+    request = rf.get("/api/v1/configs/", {"code": "reset-code-secret", "state": "s"})
+    line = format_record(formatter, "Not Found: %s", request.path, request=request, status_code=404)
+
+    assert "GET /api/v1/configs/" in line
+    assert "reset-code-secret" not in line
+
+
+def test_a_record_logged_after_the_middleware_returned_carries_its_requests_id(rf):
+    request = rf.get("/nope/")
+    request.request_id = "trace-7"  # what the observability middleware sets
+    record = logging.makeLogRecord({"msg": "Not Found: /nope/", "request": request})
+
+    assert RequestIdFilter().filter(record)
+    assert record.request_id == "trace-7"
 
 
 def test_redact_keeps_ordinary_text():
