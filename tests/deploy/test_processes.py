@@ -3,6 +3,7 @@ pass's database, Celery worker and beat, and the migration dry run against Postg
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shelve
 import signal
@@ -10,6 +11,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -100,10 +102,9 @@ def test_server_start_becomes_gunicorn_reloads_on_hup_and_stops_on_sigterm(tmp_p
     assert "Handling signal: term" in log.read_text()
 
 
-@pytest.mark.django_db
-def test_server_start_logs_each_request_once(tmp_path):
-    # One line per request, the app's own (with its request id; probes are not logged);
-    # gunicorn's access line would be a second copy.
+@contextlib.contextmanager
+def json_logging_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    """``codeai server start`` logging JSON at info: its port and log; stopped after."""
     port = free_port()
     env = pass_env(tmp_path / "data", CODEAI_LOG_FORMAT="json", CODEAI_LOG_LEVEL="info")
     log = tmp_path / "server.log"
@@ -116,12 +117,23 @@ def test_server_start_logs_each_request_once(tmp_path):
         )
     try:
         assert wait_for_health(log, port, server)[0] == 200
-        assert http_get(f"http://127.0.0.1:{port}/admin/login/")[0] == 200
+        yield port, log
     finally:
         assert stop(server, timeout=40) == 0, log.read_text()
 
-    entries = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
-    requests = [entry for entry in entries if "/admin/login/" in entry["msg"]]
+
+def json_entries(log: Path) -> list[dict]:
+    return [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+
+
+@pytest.mark.django_db
+def test_server_start_logs_each_request_once(tmp_path):
+    # One line per request, the app's own (with its request id; probes are not logged);
+    # gunicorn's access line would be a second copy.
+    with json_logging_server(tmp_path) as (port, log):
+        assert http_get(f"http://127.0.0.1:{port}/admin/login/")[0] == 200
+
+    requests = [entry for entry in json_entries(log) if "/admin/login/" in entry["msg"]]
     assert [(entry["logger"], entry.get("path")) for entry in requests] == [
         ("codeai.request", "/admin/login/")
     ]
@@ -131,18 +143,7 @@ def test_server_start_logs_each_request_once(tmp_path):
 def test_server_start_logs_a_client_error_with_its_request_id_and_without_its_query(tmp_path):
     # Django's own line of a 4xx is written after the middleware returned, with the request:
     # its text was the full URL, whose query string can carry credentials.
-    port = free_port()
-    env = pass_env(tmp_path / "data", CODEAI_LOG_FORMAT="json", CODEAI_LOG_LEVEL="info")
-    log = tmp_path / "server.log"
-    with log.open("w") as output:
-        server = subprocess.Popen(
-            [str(CODEAI), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-            env=env | {"HOME": str(tmp_path)},
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        assert wait_for_health(log, port, server)[0] == 200
+    with json_logging_server(tmp_path) as (port, log):
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/api/v1/configs/?code=query-code-secret",
             headers={"Host": "localhost", "X-Request-ID": "trace-43"},
@@ -150,17 +151,13 @@ def test_server_start_logs_a_client_error_with_its_request_id_and_without_its_qu
         with pytest.raises(urllib.error.HTTPError) as answer:
             urllib.request.urlopen(request, timeout=10)
         assert answer.value.code == 401
-    finally:
-        assert stop(server, timeout=40) == 0, log.read_text()
 
-    text = log.read_text()
-    entries = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
-    django_line = next(entry for entry in entries if entry["logger"] == "django.request")
+    django_line = next(entry for entry in json_entries(log) if entry["logger"] == "django.request")
     assert (django_line["request_id"], django_line["request"]) == (
         "trace-43",
         "GET /api/v1/configs/",
     )
-    assert "query-code-secret" not in text
+    assert "query-code-secret" not in log.read_text()
 
 
 def schedule_written(path: Path) -> bool:
