@@ -13,12 +13,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for(predicate, timeout: float, what: str) -> None:
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.1) -> None:
+    """Until ``predicate()`` holds, asked every ``interval`` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
-        time.sleep(0.1)
+        time.sleep(interval)
     raise SystemExit(f"timed out waiting for {what}")
 
 
