@@ -21,7 +21,6 @@ Targets: API req/s >= 0.5 x floor req/s, API p99 < 60 ms at 4 connections.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import signal
@@ -33,6 +32,7 @@ import time
 from pathlib import Path
 
 from support import (  # benchmarks/support.py, beside this script
+    Client,
     free_port,
     own_redis,
     percentile,
@@ -112,21 +112,6 @@ def seed() -> None:
             )
 
 
-class Client:
-    """One keep-alive connection; ``get`` returns the status and the latency in seconds."""
-
-    def __init__(self, port: int, headers: dict[str, str]) -> None:
-        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        self.headers = headers
-
-    def get(self, path: str) -> tuple[int, float, bytes]:
-        started = time.perf_counter()
-        self.connection.request("GET", path, headers=self.headers)
-        response = self.connection.getresponse()
-        body = response.read()
-        return response.status, time.perf_counter() - started, body
-
-
 def load(clients: list[Client], path: str, seconds: float) -> tuple[float, list[float]]:
     """All clients request ``path`` for ``seconds``: requests per second and latencies."""
     latencies: list[float] = []
@@ -187,12 +172,10 @@ def main() -> None:
                 return False
 
         wait_for(live, 60, "the server")
-        login = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        login.request(
-            "POST", "/api/auth/token/", json.dumps({"username": "bench", "password": PASSWORD}),
-            {"Content-Type": "application/json"},
-        )  # fmt: skip
-        token = json.loads(login.getresponse().read())["access"]
+        login = Client(port).request(
+            "POST", "/api/auth/token/", {"username": "bench", "password": PASSWORD}
+        )
+        token = json.loads(login[2])["access"]
         headers = {"Authorization": f"Bearer {token}"}
         clients = [Client(port, headers) for _ in range(CONNECTIONS)]
         first = json.loads(clients[0].get(API_PATH)[2])

@@ -37,7 +37,6 @@ the sandbox on (ratio to the floor >= 0.16), worker < 150 MB RSS with 50 MB of o
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import signal
@@ -50,7 +49,7 @@ import time
 from pathlib import Path
 
 # benchmarks/support.py, beside this script
-from support import free_port, own_redis, percentile, wait_for
+from support import Client, free_port, own_redis, percentile, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -120,28 +119,9 @@ def start(command: list[str], log: Path, **env: str) -> subprocess.Popen:
         )
 
 
-class Client:
-    """One thread's connection to the API. http.client opens a new one by itself when the
-    server closed the last."""
-
-    def __init__(self, headers: dict[str, str] | None = None) -> None:
-        self.connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
-        self.headers = headers or {}
-
-    def request(self, method: str, path: str, body: object = None) -> tuple[int, bytes]:
-        headers = dict(self.headers)
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        self.connection.request(method, path, data, headers)
-        response = self.connection.getresponse()
-        return response.status, response.read()
-
-
 def api_up() -> bool:
     try:
-        return Client().request("GET", "/live")[0] == 200
+        return Client(PORT).get("/live")[0] == 200
     except OSError:
         return False
 
@@ -296,7 +276,7 @@ def main() -> None:
     floor_workers: list[subprocess.Popen] = []
     try:
         wait_for(api_up, 60, "the server")
-        status, body = Client().request(
+        status, _, body = Client(PORT).request(
             "POST", "/api/auth/token/", {"username": "bench", "password": PASSWORD}
         )
         if status != 200:
@@ -306,12 +286,11 @@ def main() -> None:
 
         def execute(deployment) -> tuple[str, float]:
             if not hasattr(clients, "client"):
-                clients.client = Client(headers)
-            started = time.perf_counter()
-            status, body = clients.client.request(
+                clients.client = Client(PORT, headers)
+            status, seconds, body = clients.client.request(
                 "POST", f"/api/v1/deployments/{deployment.pk}/execute/"
             )
-            elapsed = (time.perf_counter() - started) * 1000
+            elapsed = seconds * 1000
             if status != 202:
                 raise SystemExit(f"execute answered {status}: {body.decode(errors='replace')}")
             return json.loads(body)["id"], elapsed
