@@ -36,6 +36,15 @@ _inherited_pools: list[object] = []
 # process keeps its index, hence its slot.
 
 
+def prepare_publishing() -> None:
+    """Load what a process's first publish would: the apps' task modules, the app's tasks and
+    the broker's transport class. Nothing connects: a broker that is down at start fails the
+    publishes, not the start."""
+    app.autodiscover_tasks(force=True)
+    app.finalize(auto=True)
+    app.connection_for_write().get_transport_cls()
+
+
 @worker_init.connect
 def _main_process_slot(sender: object, **_kwargs: object) -> None:
     from django.conf import settings
