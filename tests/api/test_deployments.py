@@ -99,6 +99,32 @@ def test_writing_the_status_on_create_is_400(editor, db):
     assert not Deployment.objects.filter(name="new").exists()
 
 
+def test_a_misspelt_field_on_create_is_400_naming_it_and_creates_nothing(editor, config):
+    response = editor.post(
+        "/api/v1/deployments/", {"name": "new", "config": str(config.pk)}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "validation failed",
+        "details": {"config": ["unknown field"]},
+    }
+    assert not Deployment.objects.filter(name="new").exists()
+
+
+def test_an_unknown_field_on_update_is_400_and_changes_nothing(client_for, deployment):
+    response = client_for("admin").patch(
+        f"/api/v1/deployments/{deployment.pk}/",
+        {"name": "renamed", "timeout": 5},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["details"] == {"timeout": ["unknown field"]}
+    deployment.refresh_from_db()
+    assert deployment.name == "web-prod"
+
+
 def test_a_body_read_back_and_put_with_a_new_name_is_accepted(client_for, deployment):
     admin = client_for("admin")
     url = f"/api/v1/deployments/{deployment.pk}/"

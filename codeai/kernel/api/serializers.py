@@ -1,6 +1,6 @@
-"""The base of the resource serializers: a read-only field written is a 400, not ignored; and
-the lean representation of a serializer's fields (DRF's output, without its per-field
-generic path)."""
+"""The base of the resource serializers: a read-only or unknown field written is a 400, not
+ignored; and the lean representation of a serializer's fields (DRF's output, without its
+per-field generic path)."""
 
 from __future__ import annotations
 
@@ -274,18 +274,20 @@ def _datetime_converter(field: serializers.DateTimeField) -> Any:
 
 
 class ResourceSerializer(LeanRepresentation, serializers.ModelSerializer):
-    """Refuses a body that sets a read-only field, naming it and saying why.
+    """Refuses a body that sets a read-only field, naming it and saying why, or a field the
+    serializer does not have.
 
     DRF ignores such fields, so ``PATCH {"status": "flying"}`` answered 200 and changed
-    nothing. A field sent back with the value it already has (a GET, edited, PUT back) is
-    fine. ``Meta.read_only_reasons`` says why per field; the default is "set by the server".
+    nothing, and a misspelt ``config`` made a deployment without one. A read-only field sent
+    back with the value it already has (a GET, edited, PUT back) is fine.
+    ``Meta.read_only_reasons`` says why per field; the default is "set by the server".
     """
 
-    def validate_read_only_fields(self, data: Any) -> None:
+    def validate_written_fields(self, data: Any) -> None:
         if not isinstance(data, dict):
             return  # the parent's to_internal_value refuses it
         reasons = getattr(self.Meta, "read_only_reasons", {})
-        errors = {}
+        errors = {name: ["unknown field"] for name in data if name not in self.fields}
         for name, field in self.fields.items():
             if not field.read_only or name not in data:
                 continue
@@ -303,5 +305,5 @@ class ResourceSerializer(LeanRepresentation, serializers.ModelSerializer):
         return None if attribute is None else field.to_representation(attribute)
 
     def to_internal_value(self, data: Any) -> Any:
-        self.validate_read_only_fields(data)
+        self.validate_written_fields(data)
         return super().to_internal_value(data)
