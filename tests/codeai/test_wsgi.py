@@ -5,14 +5,10 @@ includes, the apps' task modules and the broker's transport), and connects to no
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 
-from tests.deploy.support import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.deploy.support import ROOT, embedded_env, free_port
 
 FIRST_REQUEST_MODULES = (
     "codeai.urls",
@@ -39,12 +35,11 @@ def test_importing_the_wsgi_module_loads_what_a_first_request_would_without_conn
     tmp_path,
 ):
     closed_port = free_port()  # nothing listens: a connection attempt would fail the import
-    environment = {
-        **os.environ,
-        "CODEAI_DATA_DIR": str(tmp_path),
-        "CODEAI_CELERY_BROKER_URL": f"redis://127.0.0.1:{closed_port}/0",
-        "CODEAI_LOG_LEVEL": "error",
-    }
+    environment = embedded_env(
+        tmp_path,
+        CODEAI_CELERY_BROKER_URL=f"redis://127.0.0.1:{closed_port}/0",
+        CODEAI_LOG_LEVEL="error",
+    )
     result = subprocess.run(
         [sys.executable, "-c", PROBE],
         cwd=ROOT,
