@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from codeai.kernel.api.fields import StrictCharField
-from codeai.kernel.api.serializers import LeanRepresentation, ResourceSerializer
+from codeai.kernel.api.serializers import LeanRepresentation, RequestSerializer, ResourceSerializer
 from configs.models import Config, ConfigRevision
 
 
@@ -60,7 +60,7 @@ class ConfigListSerializer(LeanRepresentation, serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ValidateRequestSerializer(serializers.Serializer):
+class ValidateRequestSerializer(RequestSerializer):
     content = StrictCharField(
         trim_whitespace=False, allow_blank=True, help_text="DSL text to check instead."
     )

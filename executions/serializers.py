@@ -11,7 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import ISO_8601, serializers
 from rest_framework.settings import api_settings
 
-from codeai.kernel.api.serializers import LeanRepresentation
+from codeai.kernel.api.serializers import LeanRepresentation, RequestSerializer
 from deployments import serializers as deployment_serializers
 from deployments.models import Deployment
 from executions import selectors
@@ -201,7 +201,7 @@ class ExecutionOutputSerializer(serializers.Serializer):
     complete = serializers.BooleanField(help_text="True once the execution has finished.")
 
 
-class ExecuteRequestSerializer(serializers.Serializer):
+class ExecuteRequestSerializer(RequestSerializer):
     variables = serializers.DictField(
         required=False,
         default=dict,
@@ -210,7 +210,7 @@ class ExecuteRequestSerializer(serializers.Serializer):
     )
 
 
-class RelaunchRequestSerializer(serializers.Serializer):
+class RelaunchRequestSerializer(RequestSerializer):
     variables = serializers.DictField(
         required=False,
         help_text="Variables instead of the relaunched execution's (same shape as execute's).",

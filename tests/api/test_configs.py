@@ -103,6 +103,20 @@ def test_validate_a_stored_config_without_body_checks_the_stored_text(client_for
     assert response.json() == {"valid": True, "errors": []}
 
 
+@pytest.mark.parametrize("stored", [True, False], ids=["stored config", "text"])
+def test_validate_with_a_misspelt_key_is_400_naming_it(client_for, config, stored):
+    url = f"/api/v1/configs/{config.pk}/validate/" if stored else "/api/v1/configs/validate/"
+
+    response = client_for("viewer").post(url, {"contnet": SCOPE_ERROR_CONTENT}, format="json")
+
+    # Not the stored text's verdict (valid) for a text that was never looked at.
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "validation failed",
+        "details": {"contnet": ["unknown field"]},
+    }
+
+
 def test_validate_text_saves_nothing(client_for, db):
     response = client_for("viewer").post(
         "/api/v1/configs/validate/", {"content": SYNTAX_ERROR_CONTENT}

@@ -245,6 +245,21 @@ def test_execute_with_bad_variables_is_400(editor, deployment, variables):
     assert not Execution.objects.exists()
 
 
+def test_execute_with_a_misspelt_key_is_400_naming_it_and_runs_nothing(editor, deployment):
+    response = editor.post(
+        f"/api/v1/deployments/{deployment.pk}/execute/",
+        {"variabels": {"target": "eu"}},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "validation failed",
+        "details": {"variabels": ["unknown field"]},
+    }
+    assert not Execution.objects.exists()
+
+
 @pytest.mark.parametrize("name", PROGRAM_LOADING_NAMES)
 def test_execute_with_a_variable_that_changes_program_loading_is_400_naming_it(
     editor, deployment, name

@@ -190,6 +190,19 @@ def test_relaunch_refuses_bad_variables(editor):
     assert "variables" in response.json()["details"]
 
 
+def test_relaunch_with_a_misspelt_key_is_400_naming_it_and_runs_nothing(editor):
+    config_id = create_config(editor)
+    first = finished(execute(editor, create_deployment(editor, config_id))["id"])
+
+    response = editor.post(
+        f"/api/v1/executions/{first.pk}/relaunch/", {"variabls": {"who": "bob"}}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["details"] == {"variabls": ["unknown field"]}
+    assert not Execution.objects.filter(relaunch_of=first).exists()
+
+
 def test_queue_runs_one_at_a_time_in_order(editor):
     config_id = create_config(editor, 'exec { sleep 1; echo "done $who" }\n')
     deployment_id = create_deployment(editor, config_id, concurrency="queue")

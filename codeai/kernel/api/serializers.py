@@ -273,6 +273,26 @@ def _datetime_converter(field: serializers.DateTimeField) -> Any:
     return convert
 
 
+def unknown_field_errors(serializer: serializers.Serializer, data: Any) -> dict[str, list[str]]:
+    """The body's keys the serializer has no field for, each with "unknown field": DRF
+    ignores them, so a misspelt key would be silently dropped."""
+    if not isinstance(data, dict):
+        return {}  # the serializer's to_internal_value refuses it
+    return {name: ["unknown field"] for name in data if name not in serializer.fields}
+
+
+class RequestSerializer(serializers.Serializer):
+    """An action's request body (execute, relaunch, validate): a key it does not have is a
+    400 naming it, as for a resource (``POST .../execute/ {"variabels": ...}`` ran with no
+    variables, ``{"contnet": ...}`` validated the stored text instead)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        errors = unknown_field_errors(self, data)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
+
+
 class ResourceSerializer(LeanRepresentation, serializers.ModelSerializer):
     """Refuses a body that sets a read-only field, naming it and saying why, or a field the
     serializer does not have.
@@ -287,7 +307,7 @@ class ResourceSerializer(LeanRepresentation, serializers.ModelSerializer):
         if not isinstance(data, dict):
             return  # the parent's to_internal_value refuses it
         reasons = getattr(self.Meta, "read_only_reasons", {})
-        errors = {name: ["unknown field"] for name in data if name not in self.fields}
+        errors = unknown_field_errors(self, data)
         for name, field in self.fields.items():
             if not field.read_only or name not in data:
                 continue
