@@ -10,7 +10,8 @@ redis-server of its own on a free port (database 0 the cache, 1 the broker), the
   1. POST /api/v1/deployments/{id}/execute/ -> 202 latency (median, p95), one at a time;
   2. queued -> running latency of those executions (started_at - created_at), median/p95;
   3. throughput: 200 executions of `exec { true }` posted from 4 threads, first POST to
-     last completion, in --rounds rounds (3), each right after a round of the floor;
+     last completion, in --rounds rounds (3), each right after a round of the floor, and
+     the latency of those POSTs (the workers busy meanwhile);
   4. a command writing 50 MB to stdout: peak RSS of each worker process and the stored
      (capped) output;
   5. the cost of one step: the median duration of the step `true` in the paced runs;
@@ -304,8 +305,9 @@ def main() -> None:
                 "executions to finish",
             )
 
-        def burst() -> tuple[float, int]:
-            """Executions per second of a burst from 4 threads, and how many succeeded."""
+        def burst(latencies: list[float]) -> tuple[float, int]:
+            """Executions per second of a burst from 4 threads, and how many succeeded; each
+            POST's latency is added to ``latencies``."""
             burst_ids: list[str] = []
             lock = threading.Lock()
             per_thread = options.burst // 4
@@ -314,9 +316,10 @@ def main() -> None:
             def post_many() -> None:
                 try:
                     for _ in range(per_thread):
-                        execution_id, _ = execute(quick)
+                        execution_id, elapsed = execute(quick)
                         with lock:
                             burst_ids.append(execution_id)
+                            latencies.append(elapsed)
                 except BaseException as error:  # reported below, not lost in the thread
                     failures.append(error)
 
@@ -366,9 +369,10 @@ def main() -> None:
 
             # 3 + 6: rounds of a floor burst, then a burst of executions.
             rounds = []
+            burst_latencies: list[float] = []
             for number in range(1, options.rounds + 1):
                 floor = floor_round(options.burst, broker)
-                rate, succeeded = burst()
+                rate, succeeded = burst(burst_latencies)
                 rounds.append((rate, floor))
                 print(
                     f"round {number}: {options.burst} executions = {rate:.1f}/s "
@@ -393,6 +397,11 @@ def main() -> None:
             print(
                 f"  median {statistics.median(latencies):.1f} ms, "
                 f"p95 {percentile(latencies, 0.95):.1f} ms, max {max(latencies):.1f} ms"
+            )
+            print(
+                f"POST execute -> 202 in the bursts (4 threads, workers busy): median "
+                f"{statistics.median(burst_latencies):.1f} ms, "
+                f"p95 {percentile(burst_latencies, 0.95):.1f} ms, max {max(burst_latencies):.1f} ms"
             )
             print(
                 f"queued -> running: median {statistics.median(to_running):.1f} ms, "

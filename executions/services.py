@@ -284,8 +284,9 @@ def _move(
     with transaction.atomic():
         # Moves of one deployment's executions take turns: each decides the deployment's
         # status on what the ones before it committed (else one ending while another
-        # starts could leave the deployment "complete" with a run going on).
-        list(_deployment_of(execution_id).select_for_update().values_list("pk"))
+        # starts could leave the deployment "complete" with a run going on). A parallel
+        # execute's share lock does not make them wait (executions/statements.py).
+        list(_deployment_of(execution_id).select_for_update(no_key=True).values_list("pk"))
         moved = Execution.objects.filter(pk=execution_id, status=status_from, **(where or {}))
         if condition is not None:
             moved = moved.filter(condition)
@@ -616,10 +617,11 @@ class Admission(enum.Enum):
 
 
 def _admit(deployment: Deployment) -> Admission:
-    """In the transaction that creates an execution: lock the deployment's row (creations
-    and moves of its executions take turns) and apply its concurrency, read from the row."""
+    """In the transaction that creates an execution: lock the deployment's row as a move
+    does (a queue or refuse deployment's creations and moves take turns) and apply its
+    concurrency, read from the row."""
     policy = (
-        Deployment.objects.select_for_update()
+        Deployment.objects.select_for_update(no_key=True)
         .filter(pk=deployment.pk)
         .values_list("concurrency", flat=True)
         .first()

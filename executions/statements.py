@@ -12,9 +12,10 @@ one transaction (or in the caller's, when there is one). The semantics are
 ``services._move``'s, which other databases and the rarer moves (cancel, sweep, a lost
 task) still take:
 
-- the deployment's row is locked first, in a statement of its own, so that the next one's
-  snapshot holds every move of its executions committed before (under READ COMMITTED each
-  statement reads anew);
+- the deployment's row is locked first (``FOR NO KEY UPDATE``: moves, and the admission
+  of a queue or refuse deployment's execution, take turns), in a statement of its own, so
+  that the next one's snapshot holds every move of its executions committed before (under
+  READ COMMITTED each statement reads anew);
 - the execution moves only by a conditional UPDATE from the expected status;
 - the deployment follows only when the execution moved: running when it starts; how it ended
   once none of its other executions runs.
@@ -22,7 +23,9 @@ task) still take:
 A queue deployment's executions are left to ``services._move`` (both statements move
 nothing then and say so): whose turn it is, and releasing the next, are decided there. The
 creation inserts only a parallel deployment's execution; ``services._admit`` applies the
-other concurrencies.
+other concurrencies. A parallel creation changes nothing the moves decide on, so it takes
+only ``FOR KEY SHARE`` (what its foreign key takes anyway): it keeps the row from being
+deleted meanwhile, and neither it nor a move waits for the other.
 """
 
 from __future__ import annotations
@@ -66,7 +69,7 @@ class Move(enum.Enum):
 # Answers whether the deployment is a queue one (no row: no such execution).
 _LOCK = (
     "SELECT {d_concurrency} = '{queue}' FROM {deployment} WHERE {d_id} = "
-    "(SELECT {e_deployment} FROM {execution} WHERE {e_id} = %(id)s) FOR UPDATE;\n"
+    "(SELECT {e_deployment} FROM {execution} WHERE {e_id} = %(id)s) FOR NO KEY UPDATE;\n"
 )
 
 # The moves themselves are PL/pgSQL functions (executions/migrations/0007_move_functions.py):
@@ -81,9 +84,12 @@ _FINISH = (
 
 @functools.cache
 def _insert_template() -> str:
-    """The deployment's lock, then the execution's INSERT if the deployment is a parallel
-    one. Every value is cast to its column's type (an INSERT ... SELECT does not type its
-    values by the columns), strings to text so that a column's length still applies."""
+    """The execution's INSERT if the deployment is a parallel one, whose row it locks
+    ``FOR KEY SHARE`` in the same statement; any other deployment's row it leaves unlocked
+    (``_admit`` locks it: holding a share lock while asking for that one would deadlock two
+    creations). Every value is cast to its column's type (an INSERT ... SELECT does not
+    type its values by the columns), strings to text so that a column's length still
+    applies."""
     fields = Execution._meta.concrete_fields
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
     casts = [field.db_type(connection) or "text" for field in fields]
@@ -92,9 +98,9 @@ def _insert_template() -> str:
         for field, cast in zip(fields, casts, strict=True)
     )
     return (
-        "SELECT 1 FROM {deployment} WHERE {d_id} = %(deployment_id)s FOR UPDATE;\n"
-        f"INSERT INTO {{execution}} ({columns}) SELECT {values} FROM {{deployment}} AS d "
-        "WHERE d.{d_id} = %(deployment_id)s AND d.{d_concurrency} = '{parallel}'"
+        "WITH d AS (SELECT FROM {deployment} WHERE {d_id} = %(deployment_id)s "
+        "AND {d_concurrency} = '{parallel}' FOR KEY SHARE) "
+        f"INSERT INTO {{execution}} ({columns}) SELECT {values} FROM d"
     )
 
 
@@ -184,17 +190,16 @@ def finish(
 
 
 def create(execution: Execution) -> bool:
-    """Insert the unsaved ``execution`` if its deployment is a parallel one, in one message
-    with the lock of the deployment's row (inside the caller's transaction, which the insert
-    joins). False, with nothing inserted, for any other concurrency (or a deployment gone):
-    ``services._admit`` decides then."""
+    """Insert the unsaved ``execution`` if its deployment is a parallel one, in one statement
+    with the share lock of the deployment's row (inside the caller's transaction, which the
+    insert joins). False, with nothing inserted or locked, for any other concurrency (or a
+    deployment gone): ``services._admit`` decides then."""
     values = {
         field.attname: field.get_db_prep_save(field.pre_save(execution, True), connection)
         for field in Execution._meta.concrete_fields
     }
     with connection.cursor() as cursor:
         cursor.execute(_sql(_insert_template()), values)
-        cursor.cursor.nextset()
         inserted = cursor.rowcount == 1
     if inserted:
         execution._state.adding = False

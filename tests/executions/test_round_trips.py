@@ -35,7 +35,7 @@ def test_an_execution_is_four_round_trips_on_postgresql(
     queries = [query["sql"] for query in captured.captured_queries]
     # claim (which returns what the run reads), finish, and the webhooks' lookup after each
     assert len(queries) == 4, "\n".join(queries)
-    assert sum("FOR UPDATE" in query for query in queries) == 2
+    assert sum("FOR NO KEY UPDATE" in query for query in queries) == 2
     execution.refresh_from_db()
     deployment.refresh_from_db()
     assert (execution.status, execution.exit_code) == (ExecutionStatus.SUCCEEDED, 0)
@@ -139,10 +139,10 @@ def test_a_parallel_deployment_s_execution_is_locked_and_inserted_in_one_message
             deployment=deployment, user=alice, variables={"greeting": 'it\'s "quoted" ✓'}
         )
     queries = [query["sql"] for query in captured.captured_queries]
-    # The text's revision, then the lock and the insert in one message.
+    # The text's revision, then the insert with its share lock in one statement.
     creations = [query for query in queries if "INSERT INTO" in query]
     assert len(creations) == 1, "\n".join(queries)
-    assert "FOR UPDATE" in creations[0]
+    assert "FOR KEY SHARE" in creations[0]
     # The row holds exactly the instance the service returned, as the ORM would store it.
     stored = Execution.objects.get(pk=execution.pk)
     for field in Execution._meta.concrete_fields:
@@ -197,7 +197,9 @@ def test_the_moves_are_volatile_pl_pgsql_functions(make_deployment):
             explanation="exit code 3 in step 1",
             output="two\n",
         )
-    moves = [query["sql"] for query in captured.captured_queries if "FOR UPDATE" in query["sql"]]
+    moves = [
+        query["sql"] for query in captured.captured_queries if "FOR NO KEY UPDATE" in query["sql"]
+    ]
     assert [("executions_claim(" in sql, "executions_finish(" in sql) for sql in moves] == [
         (True, False),
         (False, True),
