@@ -4,6 +4,12 @@
 # CODEAI_TEST_REQUIRE_SERVICES=1 (CI sets it) an unreachable service fails the run instead
 # of skipping the second pass. Extra arguments go to pytest.
 #
+# The two passes run at the same time (they share nothing: their own data folders, database
+# and broker): the suite waits on processes far more than it computes (pass 1 kept a third
+# of two cores busy), so together they take little more than the longer one. Pass 1 prints
+# as it goes; pass 2's output follows once both have ended. CODEAI_TEST_ONE_PASS_AT_A_TIME=1
+# runs them one after the other instead.
+#
 # Hermetic: pass 2 starts its own redis-server on a free port (no disk, killed on exit)
 # unless CODEAI_TEST_REDIS_URL names one to use instead, and on PostgreSQL uses Django's
 # test database (test_<CODEAI_TEST_DB_NAME>, created and dropped by the run). Nothing else
@@ -25,16 +31,16 @@ for var in $(env | grep -o '^CODEAI_[A-Z_]*' | grep -v '^CODEAI_TEST_'); do unse
 
 workdir=$(mktemp -d)
 redis_pid=
+pass2_pid=
 cleanup() {
+  if [ -n "$pass2_pid" ]; then
+    # Its own process group (set -m below): an interrupt lets pytest tear its fixtures down.
+    kill -INT -- "-$pass2_pid" 2>/dev/null && wait "$pass2_pid" 2>/dev/null
+  fi
   if [ -n "$redis_pid" ]; then kill "$redis_pid" 2>/dev/null && wait "$redis_pid" 2>/dev/null; fi
   rm -rf "$workdir"
 }
 trap cleanup EXIT
-
-status=0
-echo "== pass 1/2: embedded default (SQLite, in-memory cache, filesystem broker)"
-CODEAI_DATA_DIR=$workdir/embedded CODEAI_LOG_FORMAT=text \
-  .venv/bin/python -m pytest "$@" || status=$?
 
 # Starts this run's own Redis and sets REDIS_URL; false when there is no redis-server.
 start_own_redis() {
@@ -68,24 +74,58 @@ for host, port in ((sys.argv[1], int(sys.argv[2])), (redis.hostname, redis.port 
 PY
 }
 
-echo "== pass 2/2: PostgreSQL, Redis cache and a Celery worker on Redis"
-if [ -z "$REDIS_URL" ] && ! start_own_redis; then
-  echo "redis-server is not installed"
-elif [ -z "${CODEAI_TEST_REDIS_URL:-}" ]; then
-  echo "   (this run's own Redis: $REDIS_URL)"
-fi
-if [ -n "$REDIS_URL" ] && services_up; then
+pass1() {
+  CODEAI_DATA_DIR=$workdir/embedded CODEAI_LOG_FORMAT=text \
+    .venv/bin/python -m pytest "$@"
+}
+
+pass2() {
   # A cache prefix of this run: its keys are the only ones it clears.
   CODEAI_DATA_DIR=$workdir/services CODEAI_LOG_FORMAT=text \
   CODEAI_DB_HOST=$PG_HOST CODEAI_DB_PORT=$PG_PORT CODEAI_DB_USER=postgres \
   CODEAI_DB_NAME=$DB_NAME CODEAI_DB_MAX_IDLE_CONNS=1 \
   CODEAI_CACHE_TYPE=redis CODEAI_REDIS_URL=$REDIS_URL CODEAI_REDIS_DB=$REDIS_DB \
   CODEAI_CACHE_PREFIX=codeai-test-$$ CODEAI_CELERY_BROKER_URL=$REDIS_URL/$BROKER_DB \
-    .venv/bin/python -m pytest "$@" || status=$?
+    .venv/bin/python -m pytest "$@"
+}
+
+status=0
+pass2_header="== pass 2/2: PostgreSQL, Redis cache and a Celery worker on Redis"
+pass2_notes=()
+run_pass2=0
+if [ -z "$REDIS_URL" ] && ! start_own_redis; then
+  pass2_notes+=("redis-server is not installed")
+elif [ -z "${CODEAI_TEST_REDIS_URL:-}" ]; then
+  pass2_notes+=("   (this run's own Redis: $REDIS_URL)")
+fi
+if [ -n "$REDIS_URL" ] && services_up; then
+  run_pass2=1
 elif [ "$CODEAI_TEST_REQUIRE_SERVICES" = "1" ]; then
-  echo "PostgreSQL or Redis is unavailable and CODEAI_TEST_REQUIRE_SERVICES=1" >&2
+  pass2_notes+=("PostgreSQL or Redis is unavailable and CODEAI_TEST_REQUIRE_SERVICES=1")
   status=1
 else
-  echo "PostgreSQL or Redis unavailable: pass 2 not run (set CODEAI_TEST_REQUIRE_SERVICES=1 to fail)"
+  pass2_notes+=("PostgreSQL or Redis unavailable: pass 2 not run (set CODEAI_TEST_REQUIRE_SERVICES=1 to fail)")
+fi
+
+if [ "$run_pass2" = 1 ] && [ "${CODEAI_TEST_ONE_PASS_AT_A_TIME:-0}" != "1" ]; then
+  set -m  # pass 2 in a process group of its own, which an interrupt of this script spares
+  pass2 "$@" </dev/null >"$workdir/pass2.log" 2>&1 &
+  pass2_pid=$!
+  set +m
+fi
+
+echo "== pass 1/2: embedded default (SQLite, in-memory cache, filesystem broker)"
+pass1 "$@" || status=$?
+
+echo "$pass2_header"
+printf '%s\n' "${pass2_notes[@]+"${pass2_notes[@]}"}"
+if [ -n "$pass2_pid" ]; then
+  pass2_status=0
+  wait "$pass2_pid" || pass2_status=$?
+  pass2_pid=
+  cat "$workdir/pass2.log"
+  [ "$pass2_status" = 0 ] || status=$pass2_status
+elif [ "$run_pass2" = 1 ]; then
+  pass2 "$@" || status=$?
 fi
 exit $status
