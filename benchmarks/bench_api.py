@@ -33,6 +33,7 @@ from pathlib import Path
 
 from support import (  # benchmarks/support.py, beside this script
     Client,
+    finish_on_sigterm,
     free_port,
     own_redis,
     percentile,
@@ -146,6 +147,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=5.0)
     options = parser.parse_args()
+    finish_on_sigterm()
 
     redis_server, redis_url = own_redis()
     port = free_port()

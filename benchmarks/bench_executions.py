@@ -50,7 +50,7 @@ import time
 from pathlib import Path
 
 # benchmarks/support.py, beside this script
-from support import Client, free_port, own_redis, percentile, wait_for
+from support import Client, finish_on_sigterm, free_port, own_redis, percentile, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -242,6 +242,7 @@ def main() -> None:
     parser.add_argument("--sandbox", choices=["both", "bwrap", "off"], default="both")
     parser.add_argument("--database", default=DATABASE)
     options = parser.parse_args()
+    finish_on_sigterm()
 
     redis_server = configure(options.database)
     import django

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import signal
 import socket
 import subprocess
 import time
@@ -46,6 +47,17 @@ def own_redis() -> tuple[subprocess.Popen, str]:
     return process, f"redis://127.0.0.1:{port}"
 
 
+def finish_on_sigterm() -> None:
+    """SIGTERM ends the benchmark as Ctrl-C does, through its ``finally``: its servers stop
+    and its database is dropped (killed outright, it left them, and the next run refused to
+    start on the database it found)."""
+
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
@@ -66,6 +78,17 @@ class Client:
         if body is not None:
             data = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
+        try:
+            return self._send(method, path, data, headers)
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            # The server closed the connection while it sat idle longer than its keep-alive
+            # (CODEAI_IDLE_TIMEOUT, during a slow burst's drain): sent again on a new one.
+            self.connection.close()
+            return self._send(method, path, data, headers)
+
+    def _send(
+        self, method: str, path: str, data: bytes | None, headers: dict[str, str]
+    ) -> tuple[int, float, bytes]:
         started = time.perf_counter()
         self.connection.request(method, path, data, headers)
         response = self.connection.getresponse()
