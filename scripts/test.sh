@@ -90,8 +90,8 @@ pass2() {
 }
 
 status=0
-pass2_header="== pass 2/2: PostgreSQL, Redis cache and a Celery worker on Redis"
 pass2_notes=()
+pass2_problem=
 run_pass2=0
 if [ -z "$REDIS_URL" ] && ! start_own_redis; then
   pass2_notes+=("redis-server is not installed")
@@ -101,7 +101,7 @@ fi
 if [ -n "$REDIS_URL" ] && services_up; then
   run_pass2=1
 elif [ "$CODEAI_TEST_REQUIRE_SERVICES" = "1" ]; then
-  pass2_notes+=("PostgreSQL or Redis is unavailable and CODEAI_TEST_REQUIRE_SERVICES=1")
+  pass2_problem="PostgreSQL or Redis is unavailable and CODEAI_TEST_REQUIRE_SERVICES=1"
   status=1
 else
   pass2_notes+=("PostgreSQL or Redis unavailable: pass 2 not run (set CODEAI_TEST_REQUIRE_SERVICES=1 to fail)")
@@ -117,8 +117,9 @@ fi
 echo "== pass 1/2: embedded default (SQLite, in-memory cache, filesystem broker)"
 pass1 "$@" || status=$?
 
-echo "$pass2_header"
-printf '%s\n' "${pass2_notes[@]+"${pass2_notes[@]}"}"
+echo "== pass 2/2: PostgreSQL, Redis cache and a Celery worker on Redis"
+[ ${#pass2_notes[@]} -eq 0 ] || printf '%s\n' "${pass2_notes[@]}"
+[ -z "$pass2_problem" ] || echo "$pass2_problem" >&2
 if [ -n "$pass2_pid" ]; then
   pass2_status=0
   wait "$pass2_pid" || pass2_status=$?

@@ -19,8 +19,10 @@ from tests.conftest import uses_postgres
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-# What a move takes first (executions/statements.py, services._move).
-MOVE_LOCK = "SELECT 1 FROM deployments_deployment WHERE id = %s FOR NO KEY UPDATE"
+# What a move takes first (executions/statements.py, services._move); FOR UPDATE conflicts
+# with every row lock, so getting it at once shows that none is held.
+MOVE_LOCK = f"SELECT 1 FROM {Deployment._meta.db_table} WHERE id = %s FOR NO KEY UPDATE"
+WHOLE_ROW_LOCK = MOVE_LOCK.replace("NO KEY UPDATE", "UPDATE")
 
 
 @pytest.fixture(autouse=True)
@@ -93,10 +95,7 @@ def test_an_execute_of_a_queue_or_refuse_deployment_locks_nothing_before_its_adm
     with transaction.atomic():
         assert not statements.create(_unsaved(deployment))
         other_session.execute("SET lock_timeout = '300ms'")
-        locked = other_session.execute(
-            "SELECT 1 FROM deployments_deployment WHERE id = %s FOR UPDATE", [deployment.pk]
-        )
-        assert locked.fetchone() == (1,)
+        assert other_session.execute(WHOLE_ROW_LOCK, [deployment.pk]).fetchone() == (1,)
         other_session.rollback()
         transaction.set_rollback(True)
 

@@ -273,27 +273,29 @@ def _datetime_converter(field: serializers.DateTimeField) -> Any:
     return convert
 
 
-def unknown_field_errors(serializer: serializers.Serializer, data: Any) -> dict[str, list[str]]:
-    """The body's keys the serializer has no field for, each with "unknown field": DRF
-    ignores them, so a misspelt key would be silently dropped."""
-    if not isinstance(data, dict):
-        return {}  # the serializer's to_internal_value refuses it
-    return {name: ["unknown field"] for name in data if name not in serializer.fields}
+class WrittenFieldsChecked(serializers.Serializer):
+    """Refuses a body key the serializer has no field for, naming it ("unknown field"): DRF
+    ignores such keys, so a misspelt one was silently dropped. Subclasses add their own
+    refusals in ``written_field_errors``; all of them are one 400."""
 
-
-class RequestSerializer(serializers.Serializer):
-    """An action's request body (execute, relaunch, validate): a key it does not have is a
-    400 naming it, as for a resource (``POST .../execute/ {"variabels": ...}`` ran with no
-    variables, ``{"contnet": ...}`` validated the stored text instead)."""
+    def written_field_errors(self, data: dict) -> dict[str, list[str]]:
+        return {name: ["unknown field"] for name in data if name not in self.fields}
 
     def to_internal_value(self, data: Any) -> Any:
-        errors = unknown_field_errors(self, data)
-        if errors:
-            raise serializers.ValidationError(errors)
+        if isinstance(data, dict):  # else the parent's to_internal_value refuses it
+            errors = self.written_field_errors(data)
+            if errors:
+                raise serializers.ValidationError(errors)
         return super().to_internal_value(data)
 
 
-class ResourceSerializer(LeanRepresentation, serializers.ModelSerializer):
+class RequestSerializer(WrittenFieldsChecked):
+    """An action's request body (execute, relaunch, validate): ``POST .../execute/
+    {"variabels": ...}`` ran with no variables, ``{"contnet": ...}`` validated the stored
+    text instead."""
+
+
+class ResourceSerializer(LeanRepresentation, WrittenFieldsChecked, serializers.ModelSerializer):
     """Refuses a body that sets a read-only field, naming it and saying why, or a field the
     serializer does not have.
 
@@ -303,19 +305,16 @@ class ResourceSerializer(LeanRepresentation, serializers.ModelSerializer):
     ``Meta.read_only_reasons`` says why per field; the default is "set by the server".
     """
 
-    def validate_written_fields(self, data: Any) -> None:
-        if not isinstance(data, dict):
-            return  # the parent's to_internal_value refuses it
+    def written_field_errors(self, data: dict) -> dict[str, list[str]]:
         reasons = getattr(self.Meta, "read_only_reasons", {})
-        errors = unknown_field_errors(self, data)
+        errors = super().written_field_errors(data)
         for name, field in self.fields.items():
             if not field.read_only or name not in data:
                 continue
             if self.instance is not None and data[name] == self._current(field):
                 continue
             errors[name] = [f"read-only: {reasons.get(name, 'set by the server')}"]
-        if errors:
-            raise serializers.ValidationError(errors)
+        return errors
 
     def _current(self, field: serializers.Field) -> Any:
         try:
@@ -323,7 +322,3 @@ class ResourceSerializer(LeanRepresentation, serializers.ModelSerializer):
         except SkipField:
             return None
         return None if attribute is None else field.to_representation(attribute)
-
-    def to_internal_value(self, data: Any) -> Any:
-        self.validate_written_fields(data)
-        return super().to_internal_value(data)
