@@ -45,22 +45,24 @@ SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # What the health check and the admin index say when an operator turned the sandbox off.
 SANDBOX_OFF = "exec steps run unsandboxed (CODEAI_EXEC_SANDBOX=off)"
 INHERITED_VARIABLES = ("LANG", "LC_ALL", "LC_CTYPE", "TZ")
-# The shell runs the command behind a watchdog in the same process group: the watchdog
+# The step's shell starts its watchdog, then runs the command: the prefix below is pasted
+# before the command on its first line, so the command is parsed and run by that same
+# shell (one program loaded, not two; /bin/sh as $0, no positional parameters, its own line
+# numbers), and the prefix runs only if the command's first line parses too. The watchdog
 # waits for EOF on a pipe only the worker holds open, so when the worker dies, even by
-# SIGKILL, the kernel closes it and the watchdog kills the whole group. The command itself
-# gets /dev/null as stdin and never sees the pipe; "$1" is the command, passed as an
-# argument, never pasted into this script.
-_LAUNCH_SCRIPT = (
-    'exec 9<&0 </dev/null; (read _ <&9; kill -KILL 0) & exec 9<&-; exec /bin/sh -c "$1"'
-)
+# SIGKILL, the kernel closes it and the watchdog kills the whole group. It is started from a
+# subshell that exits at once, so it is nobody's job: the command's `wait`, `jobs` and `$!`
+# see only its own. The command gets /dev/null as stdin and never sees the pipe.
+_LAUNCH_PREFIX = "exec 9<&0 </dev/null; ( (read _ <&9; kill -KILL 0) & ); exec 9<&-; "
 # Inside the sandbox the shell sends its stderr to stdout, so whatever reaches bwrap's own
-# stderr is bwrap's, i.e. why the sandbox could not start. Each line the runner writes to
-# the pipe asks for a SIGTERM to every process of the namespace (a process that left the
-# group included); the runner's SIGKILL to bwrap ends the namespace, and with it all.
-_SANDBOX_LAUNCH_SCRIPT = (
+# stderr is bwrap's, i.e. why the sandbox could not start, or, when bwrap reports on its
+# status pipe that the sandbox was set up, the shell's syntax error in the command's first
+# line (nothing ran; it is output). Each line the runner writes to the pipe asks for a
+# SIGTERM to every process of the namespace (a process that left the group included); the
+# runner's SIGKILL to bwrap ends the namespace, and with it all.
+_SANDBOX_LAUNCH_PREFIX = (
     "exec 2>&1 9<&0 </dev/null; "
-    "(trap '' TERM; while read _ <&9; do kill -s TERM -- -1; done) & "
-    'exec 9<&-; exec /bin/sh -c "$1"'
+    "( (trap '' TERM; while read _ <&9; do kill -s TERM -- -1; done) & ); exec 9<&-; "
 )
 # Execute variables that change how programs are loaded or how shells and interpreters
 # start: a caller who may only execute a config could otherwise run code of their choice
@@ -132,9 +134,10 @@ class Sandbox:
     hidden: tuple[str, ...] = ()
     network: bool = True
 
-    def command(self, *, scratch: str, env: Mapping[str, str]) -> list[str]:
+    def command(self, *, scratch: str, env: Mapping[str, str], status_fd: int) -> list[str]:
         """bwrap's argument list up to ``--``; it is started with an empty environment, so
-        the step's variables are set here and its /proc/1/environ holds nothing."""
+        the step's variables are set here and its /proc/1/environ holds nothing. bwrap
+        writes its status to ``status_fd``: an ``exit-code`` only once the sandbox was set up."""
         bwrap = shutil.which("bwrap")
         if bwrap is None:
             raise SandboxUnavailable("bwrap is not installed (Debian package bubblewrap)")
@@ -178,7 +181,7 @@ class Sandbox:
         # live in one) had to be created first.
         for folder in folders:
             argv += ["--remount-ro", folder]
-        argv += ["--chdir", scratch]
+        argv += ["--chdir", scratch, "--json-status-fd", str(status_fd)]
         for name, value in env.items():
             argv += ["--setenv", name, value]
         return [*argv, "--"]
@@ -293,12 +296,14 @@ class _Child:
         self, command: str, *, cwd: str, env: Mapping[str, str], sandbox: Sandbox | None
     ) -> None:
         self.sandboxed = sandbox is not None
+        status_read = status_write = -1
         if sandbox is None:
-            argv = ["/bin/sh", "-c", _LAUNCH_SCRIPT, "codeai-exec", command]
+            argv = ["/bin/sh", "-c", _LAUNCH_PREFIX + command]
         else:
+            status_read, status_write = os.pipe()
             argv = [
-                *sandbox.command(scratch=cwd, env=env),
-                *("/bin/sh", "-c", _SANDBOX_LAUNCH_SCRIPT, "codeai-exec", command),
+                *sandbox.command(scratch=cwd, env=env, status_fd=status_write),
+                *("/bin/sh", "-c", _SANDBOX_LAUNCH_PREFIX + command),
             ]
         try:
             self.process = subprocess.Popen(
@@ -310,11 +315,17 @@ class _Child:
                 env={} if self.sandboxed else dict(env),
                 start_new_session=True,
                 close_fds=True,
+                pass_fds=(status_write,) if self.sandboxed else (),
             )
         except OSError as error:
             if self.sandboxed:
+                os.close(status_read)
                 raise SandboxUnavailable(f"bwrap cannot be started ({error.strerror})") from error
             raise
+        finally:
+            if self.sandboxed:
+                os.close(status_write)  # bwrap holds it now
+        self.status_fd = status_read
         self.setup_error = ""
         # The pipes asked for above; stderr is one only in a sandbox (else it joins stdout).
         assert self.process.stdin is not None
@@ -384,14 +395,24 @@ class _Child:
         self.stdout.close()
         returncode = self.process.wait()
         if self.stderr is not None:
-            # bwrap speaks on its stderr only when it could not set the sandbox up.
-            os.set_blocking(self.stderr.fileno(), False)
-            with contextlib.suppress(OSError):
-                message = self.stderr.read(READ_BYTES) or b""
-                if returncode != 0:
-                    self.setup_error = message.decode(errors="replace").strip()
+            message = _read_available(self.stderr.fileno())
+            set_up = b'"exit-code"' in _read_available(self.status_fd)
             self.stderr.close()
+            os.close(self.status_fd)
+            if message and set_up:
+                on_output(message)  # the shell's: the command's first line did not parse
+            elif message and returncode != 0:
+                self.setup_error = message.decode(errors="replace").strip()
         return 128 - returncode if returncode < 0 else returncode
+
+
+def _read_available(fd: int) -> bytes:
+    """What a pipe holds now, without waiting for more."""
+    os.set_blocking(fd, False)
+    try:
+        return os.read(fd, READ_BYTES)
+    except OSError:
+        return b""
 
 
 def run_command(

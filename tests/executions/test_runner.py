@@ -72,6 +72,37 @@ def test_short_commands_return_without_waiting_for_a_tick(sandbox):
     assert time.monotonic() - started < 20 * TICK_SECONDS
 
 
+def test_the_command_is_run_by_a_shell_of_its_own_making(sandbox):
+    # $0, no positional parameters, line numbers and error messages as `sh -c` gives them.
+    result, output = run('echo "$0 $#"\nnosuch-command-codeai', sandbox=sandbox)
+    assert result.exit_code == 127
+    assert output == "/bin/sh 0\n/bin/sh: 2: nosuch-command-codeai: not found\n"
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        ("echo never; (", '/bin/sh: 1: Syntax error: end of file unexpected (expecting ")")'),
+        ("echo first\nfi", 'first\n/bin/sh: 2: Syntax error: "fi" unexpected'),
+    ],
+    ids=["first line", "second line"],
+)
+def test_a_syntax_error_is_the_step_s_output_and_exit_code_2(sandbox, command, message):
+    result, output = run(command, sandbox=sandbox)
+    assert result.exit_code == 2
+    assert output == message + "\n"
+
+
+def test_wait_jobs_and_the_last_background_pid_are_the_command_s_own(sandbox):
+    started = time.monotonic()
+    result, output = run(
+        'echo "[$!]"; jobs; sleep 0.2 & wait; echo "waited $?"', sandbox=sandbox, timeout=5
+    )
+    assert (result.exit_code, result.stop_reason) == (0, None)
+    assert output == "[]\nwaited 0\n"
+    assert time.monotonic() - started < 3  # `wait` did not wait for the watchdog
+
+
 def test_stdin_is_empty_and_the_folder_is_private_and_removed(sandbox):
     result, output = run("cat; pwd; echo $HOME $TMPDIR; touch made-here; ls", sandbox=sandbox)
     assert result.exit_code == 0
