@@ -40,6 +40,7 @@ from typing import Any
 from gunicorn import glogging
 
 from codeai import dsl
+from codeai.db import pool
 
 # Prometheus multiprocess folder and dead-worker cleanup (see codeai.gunicorn_hooks).
 from codeai.gunicorn_hooks import child_exit, on_exit  # noqa: F401
@@ -99,22 +100,25 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 
 
 def on_starting(server: Any) -> None:
-    """Refuse more worker processes than the instance's connections, then the metrics folder
-    and the DSL's parser (built once here, every worker forked with it)."""
+    """Refuse more worker processes than the instance's connections, then the metrics folder,
+    the instance's idle ledger and the DSL's parser (made once here, every worker forked
+    with them)."""
     problem = conf.instance_processes_problem(_settings, server.cfg.workers, "gunicorn workers")
     if problem:
         print(f"configuration error: {problem}", file=sys.stderr)
         sys.exit(1)
     _metrics_on_starting(server)
+    pool.share_idle_connections(_settings["CODEAI_DB_MAX_IDLE_CONNS"])
     dsl.prepare()
 
 
 def on_reload(server: Any) -> None:
     """A HUP cannot refuse to reload: more workers than connections is logged as an error
-    (each of them still opens one connection)."""
+    (each of them still opens one connection). The idle figure read now is the ledger's."""
     problem = conf.instance_processes_problem(_settings, server.cfg.workers, "gunicorn workers")
     if problem:
         server.log.error("configuration error: %s", problem)
+    pool.share_idle_connections(_settings["CODEAI_DB_MAX_IDLE_CONNS"])
 
 
 def pre_fork(server: Any, worker: Any) -> None:

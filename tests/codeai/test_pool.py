@@ -1,9 +1,10 @@
 """Connection budgets per instance: each process's share of CODEAI_DB_MAX_OPEN_CONNS and
-CODEAI_DB_MAX_IDLE_CONNS, its slot, and the pool that keeps to them (on the real PostgreSQL
-for the pool itself)."""
+CODEAI_DB_MAX_IDLE_CONNS, its slot, the instance's idle ledger, and the pool that keeps to
+them (on the real PostgreSQL for the pool itself)."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from types import SimpleNamespace
@@ -12,8 +13,10 @@ import psycopg
 import pytest
 from django.db import connection
 
+from codeai import celery as codeai_celery
 from codeai import gunicorn_conf
-from codeai.db.pool import InstancePool, sweep_interval
+from codeai.db import pool as pools
+from codeai.db.pool import IdleLedger, InstancePool, sweep_interval
 from codeai.db.postgresql.base import pool_sizes
 from codeai.kernel import conf
 from tests.conftest import uses_postgres
@@ -150,3 +153,135 @@ def test_a_query_waits_longer_for_a_busy_share_than_for_a_new_connection(pool):
     assert conn is held[0]
     for other in [conn, *held[1:]]:
         pool.putconn(other)
+
+
+def _instance_pool(ledger: IdleLedger | None, idle_limit: int = 1) -> InstancePool:
+    kwargs = connection.get_connection_params() | {"autocommit": True}
+    return InstancePool(
+        kwargs=kwargs, open=True, max_size=3, idle_limit=idle_limit, max_lifetime=60.0,
+        max_idle=60.0, timeout=5.0, busy_timeout=8.0, name="test-ledger-pool", ledger=ledger,
+    )  # fmt: skip
+
+
+def test_the_instance_s_pools_keep_its_idle_figure_in_all_whoever_holds_them(db):
+    # Two pools on one ledger stand for two processes of an instance (one entry each), with
+    # shares of 2 and 1 of the instance's 2.
+    if not uses_postgres():
+        pytest.skip("the pool of the PostgreSQL pass")
+    ledger = IdleLedger(2)
+    busy, quiet = _instance_pool(ledger, idle_limit=2), _instance_pool(ledger)
+    try:
+        held = [busy.getconn() for _ in range(2)]
+        for conn in held:
+            busy.putconn(conn)
+        assert busy.get_stats()["pool_available"] == 2
+        assert not any(conn.closed for conn in held)
+        other = quiet.getconn()
+        quiet.putconn(other)  # two are idle in the instance already
+        assert other.closed
+        assert quiet.get_stats()["pool_available"] == 0
+        taken = busy.getconn()  # one of the two idle ones, now in use
+        another = quiet.getconn()
+        quiet.putconn(another)
+        assert not another.closed
+        busy.putconn(taken)  # the instance's two idle are the quiet pool's and this one's
+        assert taken.closed
+        assert (busy.get_stats()["pool_available"], quiet.get_stats()["pool_available"]) == (1, 1)
+    finally:
+        busy.close()
+        quiet.close()
+
+
+def test_a_pool_refused_its_share_gets_it_back_from_one_that_borrowed(db):
+    if not uses_postgres():
+        pytest.skip("the pool of the PostgreSQL pass")
+    ledger = IdleLedger(2)
+    # Shares of 1 each: the first keeps two idle while the instance has room.
+    left, active = _instance_pool(ledger), _instance_pool(ledger)
+    try:
+        held = [left.getconn() for _ in range(2)]
+        for conn in held:
+            left.putconn(conn)
+        assert left.get_stats()["pool_available"] == 2
+        first = active.getconn()
+        active.putconn(first)  # refused: the instance's two idle are the other's
+        assert first.closed
+        # Within half a second the one that borrowed gives back what is beyond its share.
+        deadline = time.monotonic() + 5
+        while left.get_stats()["pool_available"] > 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert left.get_stats()["pool_available"] == 1
+        second = active.getconn()
+        active.putconn(second)
+        assert not second.closed
+        assert active.get_stats()["pool_available"] == 1
+    finally:
+        left.close()
+        active.close()
+
+
+def test_a_pool_without_a_ledger_keeps_its_own_share_idle(db):
+    if not uses_postgres():
+        pytest.skip("the pool of the PostgreSQL pass")
+    alone = _instance_pool(None, idle_limit=1)
+    try:
+        held = [alone.getconn() for _ in range(2)]
+        for conn in held:
+            alone.putconn(conn)
+        assert alone.get_stats()["pool_available"] == 1
+        assert sum(conn.closed for conn in held) == 1
+    finally:
+        alone.close()
+
+
+def test_a_forked_process_shares_the_ledger_and_its_idle_count_ends_with_it():
+    ledger = IdleLedger(2)
+    parent = ledger.claim(1)
+    assert parent is not None
+    assert ledger.admit(parent, 0, 1)
+    child = os.fork()
+    if child == 0:  # counts one idle, then dies without giving its entry back
+        entry = ledger.claim(1)
+        os._exit(0 if entry is not None and ledger.admit(entry, 0, 1) else 1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    # Two idle in the instance were it alive; its entry is dropped once the figure is reached.
+    assert ledger.admit(parent, 1, 1)
+    assert not ledger.admit(parent, 2, 1)
+
+
+def test_a_process_holding_the_ledger_s_lock_blocks_the_others_until_it_dies():
+    ledger = IdleLedger(1)
+    entry = ledger.claim(1)
+    assert entry is not None
+    locked_r, locked_w = os.pipe()
+    child = os.fork()
+    if child == 0:
+        with ledger._exclusive():
+            os.write(locked_w, b"x")
+            time.sleep(0.5)
+            os._exit(0)  # killed, in effect, while holding it
+    os.close(locked_w)
+    assert os.read(locked_r, 1) == b"x"
+    started = time.monotonic()
+    assert ledger.admit(entry, 0, 1)
+    assert 0.3 < time.monotonic() - started < 5
+    os.waitpid(child, 0)
+    os.close(locked_r)
+
+
+def test_gunicorn_s_master_and_celery_s_main_process_make_the_ledger_before_they_fork(
+    monkeypatch, settings
+):
+    monkeypatch.setattr(pools, "_ledger", None)
+    server = SimpleNamespace(cfg=SimpleNamespace(workers=1), log=SimpleNamespace(error=print))
+    gunicorn_conf.on_reload(server)
+    made = pools.idle_ledger()
+    assert made is not None
+    assert made.limit == gunicorn_conf._settings["CODEAI_DB_MAX_IDLE_CONNS"]
+    monkeypatch.setattr(pools, "_ledger", None)
+    monkeypatch.delenv(conf.POOL_SLOT_VARIABLE, raising=False)
+    codeai_celery._main_process_slot(SimpleNamespace(concurrency=2))
+    made = pools.idle_ledger()
+    assert made is not None
+    assert made.limit == settings.CODEAI["CODEAI_DB_MAX_IDLE_CONNS"]

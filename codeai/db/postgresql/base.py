@@ -21,7 +21,7 @@ from django.db.backends.base.base import NO_DB_ALIAS
 from django.db.backends.postgresql import base
 from psycopg import adapt
 
-from codeai.db.pool import InstancePool
+from codeai.db.pool import InstancePool, idle_ledger
 from codeai.kernel import conf
 
 logger = logging.getLogger(__name__)
@@ -114,6 +114,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
                 name=f"{self.alias}-{slot}/{processes}",
                 max_size=size,
                 idle_limit=idle,
+                ledger=idle_ledger(),
                 max_lifetime=options["max_lifetime"],
                 max_idle=options["max_idle"],
                 timeout=options["timeout"],
