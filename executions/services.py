@@ -299,10 +299,17 @@ def _move(
     return True
 
 
-def _announce(execution_id: Any, status: str, *, seconds: float | None = None) -> None:
-    """After a move (once it commits): receivers (webhooks) hear of it and it is counted;
-    ``seconds`` is how long it ran, when the mover knows it."""
-    signals.status_changed_on_commit(execution_id, status)
+def _announce(
+    execution_id: Any,
+    status: str,
+    *,
+    seconds: float | None = None,
+    read_with_move: statements.ReadWithMove | None = None,
+) -> None:
+    """After a move (once it commits): receivers (webhooks) hear of it, with what their
+    readers read in the move's message, and it is counted; ``seconds`` is how long it ran,
+    when the mover knows it."""
+    signals.status_changed_on_commit(execution_id, status, read_with_move)
     metrics.execution_moved(execution_id=execution_id, status=status, seconds=seconds)
 
 
@@ -377,9 +384,9 @@ def _claimed(execution_id: Any, worker: str) -> tuple[bool, Execution | None]:
     decides."""
     now = timezone.now()
     if statements.supported():
-        move, execution = statements.claim(execution_id=execution_id, worker=worker, now=now)
+        move, execution, read = statements.claim(execution_id=execution_id, worker=worker, now=now)
         if move is statements.Move.MOVED:
-            _announce(execution_id, ExecutionStatus.RUNNING)
+            _announce(execution_id, ExecutionStatus.RUNNING, read_with_move=read)
         if move is not statements.Move.QUEUE:
             return move is statements.Move.MOVED, execution
     moved = _move(
@@ -437,7 +444,7 @@ def execution_finish(
     ORM's move releases."""
     now = timezone.now()
     if statements.supported():
-        move, started_at = statements.finish(
+        move, started_at, read = statements.finish(
             execution_id=execution_id,
             status=status,
             after=DEPLOYMENT_STATUS_AFTER[status],
@@ -450,7 +457,7 @@ def execution_finish(
         )
         if move is statements.Move.MOVED:
             ran = None if started_at is None else max((now - started_at).total_seconds(), 0.0)
-            _announce(execution_id, status, seconds=ran)
+            _announce(execution_id, status, seconds=ran, read_with_move=read)
         if move is not statements.Move.QUEUE:
             return move is statements.Move.MOVED
     return _move(

@@ -41,6 +41,10 @@ from codeai.kernel.loading import loaded_instance
 from codeai.kernel.sql import quoted_columns, quoted_table
 from deployments.models import Concurrency, Deployment
 from executions.models import Execution
+from executions.signals import move_readers
+
+# What the readers of apps above read in a move's message (``signals.read_with_each_move``).
+ReadWithMove = dict[str, list[tuple]]
 
 
 def supported() -> bool:
@@ -110,29 +114,38 @@ def _sql(template: str) -> str:
     return template.format(**_names())
 
 
-def _move(sql: str, params: dict[str, Any]) -> tuple[Move, tuple | None]:
-    """The move and the row of the moved execution the statement returns. Several
-    statements in one message run as one transaction of their own (PostgreSQL's simple
-    query protocol), or join the caller's."""
+def _move(sql: str, params: dict[str, Any]) -> tuple[Move, tuple | None, ReadWithMove]:
+    """The move, the row of the moved execution the statement returns, and what the
+    readers registered by apps above read after it. Several statements in one message run
+    as one transaction of their own (PostgreSQL's simple query protocol), or join the
+    caller's."""
+    readers = move_readers()
+    message = "".join([sql, *(f";\n{reader()}" for reader in readers.values())])
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(message, params)
         locked = cursor.fetchone()  # (whether a queue deployment's,) or None
         cursor.cursor.nextset()
         moved = cursor.fetchone()
+        read = {}
+        for name in readers:
+            cursor.cursor.nextset()
+            read[name] = cursor.fetchall()
     if moved is not None:
-        return Move.MOVED, moved
-    return (Move.QUEUE if locked and locked[0] else Move.NOT_MOVED), None
+        return Move.MOVED, moved, read
+    return (Move.QUEUE if locked and locked[0] else Move.NOT_MOVED), None, {}
 
 
-def claim(*, execution_id: Any, worker: str, now: datetime) -> tuple[Move, Execution | None]:
+def claim(
+    *, execution_id: Any, worker: str, now: datetime
+) -> tuple[Move, Execution | None, ReadWithMove]:
     """queued -> running for ``worker``, and the deployment running; NOT_MOVED when the row
     is not queued (yet, or any more); QUEUE for a queue deployment's, whose turn
     ``services._move`` decides (``services._may_start``). With the claimed execution as
     running it reads it (its text, variables, and its deployment's name and timeout; any
-    other field loads on access), from the same statement."""
-    move, row = _move(_sql(_CLAIM), {"id": execution_id, "worker": worker, "now": now})
+    other field loads on access), from the same statement, and what the readers read."""
+    move, row, read = _move(_sql(_CLAIM), {"id": execution_id, "worker": worker, "now": now})
     if row is None:
-        return move, None
+        return move, None, read
     deployment_id, config_snapshot, variables, name, timeout_seconds = row
     variables_field = Execution._meta.get_field("variables")
     execution = loaded_instance(
@@ -150,7 +163,7 @@ def claim(*, execution_id: Any, worker: str, now: datetime) -> tuple[Move, Execu
         connection.alias,
         [("id", deployment_id), ("name", name), ("timeout_seconds", timeout_seconds)],
     )
-    return move, execution
+    return move, execution, read
 
 
 def finish(
@@ -164,11 +177,11 @@ def finish(
     output: str,
     truncated: bool,
     steps: list | None,
-) -> tuple[Move, datetime | None]:
+) -> tuple[Move, datetime | None, ReadWithMove]:
     """running -> ``status``, and the deployment to ``after`` unless another execution of it
-    runs; with the execution's started_at when it moved. NOT_MOVED when the row is not
-    running; QUEUE for a queue deployment's, whose next execution ``services._move``
-    releases."""
+    runs; with the execution's started_at when it moved, and what the readers read. NOT_MOVED
+    when the row is not running; QUEUE for a queue deployment's, whose next execution
+    ``services._move`` releases."""
     steps_value = (
         None
         if steps is None
@@ -185,8 +198,8 @@ def finish(
         "truncated": truncated,
         "steps": steps_value,
     }
-    move, row = _move(_sql(_FINISH), params)
-    return move, None if row is None else row[0]
+    move, row, read = _move(_sql(_FINISH), params)
+    return move, None if row is None else row[0], read
 
 
 def create(execution: Execution) -> bool:

@@ -185,29 +185,37 @@ def webhook_delete(*, webhook: Webhook) -> None:
 # --- Deliveries: made when an event happens ------------------------------------------------
 
 
+# The name of the candidates' rows read with each move (``executions.signals``).
+CANDIDATES = "webhooks"
+
+
 @functools.cache
-def _candidates_sql(vendor: str) -> str:
-    """Active webhooks of an execution's deployment or of every deployment: written once per
-    database (``vendor``), since compiling the queryset cost more than the query on every
-    status move of every execution."""
+def candidates_sql(vendor: str) -> str:
+    """Active webhooks of an execution's deployment (%(id)s) or of every deployment:
+    written once per database (``vendor``), since compiling the queryset cost more than the
+    query on every status move of every execution. On PostgreSQL it runs in the message of
+    each claim and finish (``webhooks.apps``), after the move."""
     webhook, execution = quoted_columns(Webhook), quoted_columns(Execution)
     return (
         f"SELECT w.{webhook['id']}, w.{webhook['events']}"
         f" FROM {quoted_table(Webhook)} AS w WHERE w.{webhook['active']}"
         f" AND (w.{webhook['deployment']} IS NULL OR w.{webhook['deployment']} ="
         f" (SELECT e.{execution['deployment']} FROM {quoted_table(Execution)} AS e"
-        f" WHERE e.{execution['id']} = %s))"
+        f" WHERE e.{execution['id']} = %(id)s))"
     )
 
 
-def _webhooks_for(event: str, execution_id: Any) -> list[Webhook]:
-    """Active webhooks of the execution's deployment (or of every deployment) listing
-    ``event``, loaded with their id and events only. The event is matched here, not in SQL:
-    JSON containment is not portable to SQLite, and the webhooks of one server are few."""
+def _candidates(execution_id: Any) -> list[tuple]:
     key = Execution._meta.pk.get_db_prep_value(execution_id, connection)
     with connection.cursor() as cursor:
-        cursor.execute(_candidates_sql(connection.vendor), [key])
-        rows = cursor.fetchall()
+        cursor.execute(candidates_sql(connection.vendor), {"id": key})
+        return cursor.fetchall()
+
+
+def _webhooks_listing(event: str, rows: list[tuple]) -> list[Webhook]:
+    """The candidates listing ``event``, loaded with their id and events only. The event is
+    matched here, not in SQL: JSON containment is not portable to SQLite, and the webhooks of
+    one server are few."""
     webhooks = []
     for webhook_id, events in rows:
         # Both databases answer JSON as text here (Django loads jsonb as text too).
@@ -248,13 +256,17 @@ def _deliveries_create(webhooks: list[Webhook], **fields: Any) -> list[WebhookDe
     return deliveries
 
 
-def execution_event_received(*, execution_id: Any, status: str, **_: Any) -> None:
+def execution_event_received(
+    *, execution_id: Any, status: str, read_with_move: dict[str, list[tuple]], **_: Any
+) -> None:
     """Receiver of ``executions.signals.execution_status_changed`` (after the move
-    committed): a delivery per matching webhook, sent by tasks. One query when none match."""
+    committed): a delivery per matching webhook, sent by tasks. The candidates come with the
+    move (PostgreSQL's claim and finish) or from one query; nothing more when none match."""
     event = EVENT_OF_STATUS.get(status)
     if event is None:
         return
-    webhooks = _webhooks_for(event, execution_id)
+    rows = read_with_move.get(CANDIDATES)
+    webhooks = _webhooks_listing(event, _candidates(execution_id) if rows is None else rows)
     if not webhooks:
         return
     execution = Execution.objects.defer(*Execution.HEAVY_FIELDS).filter(pk=execution_id).first()

@@ -14,7 +14,8 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from prometheus_client import REGISTRY
 
@@ -22,6 +23,7 @@ from codeai.kernel.exceptions import Conflict
 from executions.models import Execution, ExecutionStatus
 from executions.serializers import ExecutionSummarySerializer
 from executions.services import execution_cancel, execution_claim, execution_finish
+from tests.conftest import uses_postgres
 from tests.webhooks.conftest import Answer
 from webhooks import client, services
 from webhooks.models import WebhookDelivery
@@ -273,6 +275,41 @@ def test_a_webhook_of_one_deployment_hears_only_its_executions(
     assert delivery.webhook_id == mine.pk
     assert delivery.execution_id == execution.pk
     assert delivery.payload["status"] == "cancelled"
+
+
+def test_a_postgresql_move_brings_its_deployment_s_webhooks_and_they_are_not_asked_again(
+    execution, make_deployment, django_capture_on_commit_callbacks
+):
+    if not uses_postgres():
+        pytest.skip("the claim's and the finish's messages are PostgreSQL's")
+    other = make_deployment("exec { true }\n")
+    events = ["execution.started", "execution.succeeded"]
+    mine = services.webhook_create(
+        url="http://127.0.0.1:9/", events=events, deployment=execution.deployment
+    )
+    everyone = services.webhook_create(url="http://127.0.0.1:9/", events=events)
+    services.webhook_create(url="http://127.0.0.1:9/", events=events, deployment=other)
+
+    for move in (
+        lambda: execution_claim(execution_id=execution.pk, worker="test"),
+        lambda: execution_finish(execution_id=execution.pk, status=ExecutionStatus.SUCCEEDED),
+    ):
+        with (
+            CaptureQueriesContext(connection) as moving,
+            django_capture_on_commit_callbacks(execute=False) as callbacks,
+        ):
+            move()
+        assert len(moving.captured_queries) == 1  # the move's message, candidates included
+        with CaptureQueriesContext(connection) as announcing:
+            for callback in callbacks:
+                callback()
+        asked = [query["sql"] for query in announcing.captured_queries]
+        assert not any('FROM "webhooks_webhook" AS w' in sql for sql in asked), asked
+
+    made = WebhookDelivery.objects.values_list("webhook_id", "event")
+    assert sorted(made) == sorted(
+        (webhook.pk, event) for webhook in (mine, everyone) for event in events
+    )
 
 
 def test_a_rolled_back_move_sends_nothing(execution, alice, django_capture_on_commit_callbacks):
