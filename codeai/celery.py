@@ -49,7 +49,6 @@ def prepare_publishing() -> None:
 def _main_process_slot(sender: object, **_kwargs: object) -> None:
     from django.conf import settings
 
-    from codeai.db import pool
     from codeai.kernel import conf
 
     concurrency = int(getattr(sender, "concurrency", 0) or 1)
@@ -61,7 +60,16 @@ def _main_process_slot(sender: object, **_kwargs: object) -> None:
         # already, a bare `celery worker` goes on with one connection per process.
         logging.getLogger(__name__).error("%s", problem)
     os.environ[conf.POOL_SLOT_VARIABLE] = f"{concurrency}/{concurrency + 1}"
-    # Before the pool forks: the processes keep CODEAI_DB_MAX_IDLE_CONNS idle in all.
+
+
+@worker_init.connect
+def _share_idle_connections(**_kwargs: object) -> None:
+    """In the main process, before the pool forks: the processes keep
+    CODEAI_DB_MAX_IDLE_CONNS idle in all (``codeai.db.pool.IdleLedger``)."""
+    from django.conf import settings
+
+    from codeai.db import pool
+
     pool.share_idle_connections(settings.CODEAI["CODEAI_DB_MAX_IDLE_CONNS"])
 
 

@@ -304,7 +304,7 @@ def _announce(
     status: str,
     *,
     seconds: float | None = None,
-    read_with_move: statements.ReadWithMove | None = None,
+    read_with_move: signals.ReadWithMove | None = None,
 ) -> None:
     """After a move (once it commits): receivers (webhooks) hear of it, with what their
     readers read in the move's message, and it is counted; ``seconds`` is how long it ran,

@@ -23,6 +23,9 @@ logger = logging.getLogger(__name__)
 # the move took the ORM's path: a receiver then asks the database itself).
 execution_status_changed = Signal()
 
+# What the readers below read in a move's message, by name.
+ReadWithMove = dict[str, list[tuple]]
+
 # Queries of apps above, run on PostgreSQL in the same message as each claim and finish (after
 # the move, in its transaction), the execution's id as %(id)s: a receiver gets their rows
 # with the signal instead of asking after the commit, a round trip less per move.
@@ -39,7 +42,7 @@ def move_readers() -> dict[str, Callable[[], str]]:
     return _move_readers
 
 
-def _send(execution_id: Any, status: str, read_with_move: dict[str, list[tuple]]) -> None:
+def _send(execution_id: Any, status: str, read_with_move: ReadWithMove) -> None:
     for receiver, result in execution_status_changed.send_robust(
         sender="executions.Execution",
         execution_id=execution_id,
@@ -57,7 +60,7 @@ def _send(execution_id: Any, status: str, read_with_move: dict[str, list[tuple]]
 
 
 def status_changed_on_commit(
-    execution_id: Any, status: str, read_with_move: dict[str, list[tuple]] | None = None
+    execution_id: Any, status: str, read_with_move: ReadWithMove | None = None
 ) -> None:
     """Send ``execution_status_changed`` after the current transaction commits (at once when
     there is none); a receiver that fails is logged and never undoes the move."""

@@ -41,10 +41,7 @@ from codeai.kernel.loading import loaded_instance
 from codeai.kernel.sql import quoted_columns, quoted_table
 from deployments.models import Concurrency, Deployment
 from executions.models import Execution
-from executions.signals import move_readers
-
-# What the readers of apps above read in a move's message (``signals.read_with_each_move``).
-ReadWithMove = dict[str, list[tuple]]
+from executions.signals import ReadWithMove, move_readers
 
 
 def supported() -> bool:

@@ -39,6 +39,7 @@ from codeai.kernel.sql import quoted_columns, quoted_table
 from deployments.models import Deployment
 from executions.models import Execution, ExecutionStatus
 from executions.serializers import ExecutionSummarySerializer
+from executions.signals import ReadWithMove
 from webhooks import client
 from webhooks.models import Webhook, WebhookDelivery, WebhookEvent
 
@@ -257,7 +258,7 @@ def _deliveries_create(webhooks: list[Webhook], **fields: Any) -> list[WebhookDe
 
 
 def execution_event_received(
-    *, execution_id: Any, status: str, read_with_move: dict[str, list[tuple]], **_: Any
+    *, execution_id: Any, status: str, read_with_move: ReadWithMove, **_: Any
 ) -> None:
     """Receiver of ``executions.signals.execution_status_changed`` (after the move
     committed): a delivery per matching webhook, sent by tasks. The candidates come with the

@@ -82,8 +82,9 @@ class IdleLedger:
 
     _HEADER = struct.Struct("qq")  # the figure, reclaims asked
     _ENTRY = struct.Struct("qqq")  # pid, idle connections, share
+    _IDLE = struct.Struct("q")  # an entry's idle count, the only field written after its claim
     ENTRIES = 256  # processes (gunicorn's old and new workers during a reload included)
-    _ENTRIES = struct.Struct(f"{3 * ENTRIES}q")  # all of them, read at once
+    _ALL_ENTRIES = struct.Struct(f"{3 * ENTRIES}q")  # read at once
 
     def __init__(self, limit: int) -> None:
         self._memory = mmap.mmap(-1, self._HEADER.size + self.ENTRIES * self._ENTRY.size)
@@ -114,12 +115,18 @@ class IdleLedger:
             fcntl.lockf(self._lock_fd, fcntl.LOCK_UN)
 
     def _entries(self) -> list[tuple[int, int, int]]:
-        flat = self._ENTRIES.unpack_from(self._memory, self._HEADER.size)
+        flat = self._ALL_ENTRIES.unpack_from(self._memory, self._HEADER.size)
         return list(zip(flat[0::3], flat[1::3], flat[2::3], strict=True))
 
+    def _offset(self, index: int) -> int:
+        return self._HEADER.size + index * self._ENTRY.size
+
     def _write(self, index: int, pid: int, idle: int, share: int) -> None:
-        offset = self._HEADER.size + index * self._ENTRY.size
-        self._ENTRY.pack_into(self._memory, offset, pid, idle, share)
+        self._ENTRY.pack_into(self._memory, self._offset(index), pid, idle, share)
+
+    def _write_idle(self, index: int, idle: int) -> None:
+        # the second field, after the pid (each field is one 8-byte q)
+        self._IDLE.pack_into(self._memory, self._offset(index) + self._IDLE.size, idle)
 
     def claim(self, share: int) -> int | None:
         """An entry of this process's own (a free one or a dead process's), or None when all
@@ -135,11 +142,11 @@ class IdleLedger:
         with self._exclusive():
             self._write(index, 0, 0, 0)
 
-    def record(self, index: int, idle: int, share: int) -> None:
+    def record(self, index: int, idle: int) -> None:
         with self._exclusive():
-            self._write(index, os.getpid(), idle, share)
+            self._write_idle(index, idle)
 
-    def admit(self, index: int, idle: int, share: int) -> bool:
+    def admit(self, index: int, idle: int) -> bool:
         """Whether entry ``index``, holding ``idle`` connections idle, may keep one more; if
         so it counts it at once, so no other process keeps one in its place."""
         with self._exclusive():
@@ -147,7 +154,8 @@ class IdleLedger:
             if self._others(entries, index) + idle >= self.limit and self._drop_the_dead(entries):
                 entries = self._entries()
             admitted = self._others(entries, index) + idle < self.limit
-            self._write(index, os.getpid(), idle + admitted, share)
+            self._write_idle(index, idle + admitted)
+            share = entries[index][2]
             borrowed = any(
                 other_idle > other_share
                 for other, (_pid, other_idle, other_share) in enumerate(entries)
@@ -246,29 +254,35 @@ class InstancePool(ConnectionPool[Connection[Any]]):
         self._reclaims_seen = 0 if ledger is None else ledger.reclaims
         super().__init__(min_size=0, **kwargs)
 
-    def _entry(self) -> int | None:
-        """Under the pool's lock: this pool's entry of the ledger, None without one (no
-        ledger, or all its entries taken: then ``idle_limit`` applies)."""
-        if self._ledger_entry is None and self._ledger is not None:
+    def _ledger_slot(self) -> tuple[IdleLedger, int] | None:
+        """Under the pool's lock: the ledger and this pool's entry in it, claimed when first
+        needed; None without one (no ledger, or all its entries taken: then ``idle_limit``
+        applies)."""
+        if self._ledger is None:
+            return None
+        if self._ledger_entry is None:
             self._ledger_entry = self._ledger.claim(self.idle_limit)
             if self._ledger_entry is None:
                 logger.warning("the idle ledger is full: this process keeps its own share")
                 self._ledger = None
-        return self._ledger_entry
+                return None
+        return self._ledger, self._ledger_entry
 
     def _may_keep_idle(self) -> bool:
         """Under the pool's lock: whether a connection coming back may stay idle."""
-        entry = self._entry()
-        if self._ledger is None or entry is None:
+        slot = self._ledger_slot()
+        if slot is None:
             return len(self._pool) < self.idle_limit
-        return self._ledger.admit(entry, len(self._pool), self.idle_limit)
+        ledger, entry = slot
+        return ledger.admit(entry, len(self._pool))
 
     def _record_idle(self) -> None:
         if self._ledger is not None and not self._closed:
             with self._lock:
-                entry = self._entry()
-                if self._ledger is not None and entry is not None:
-                    self._ledger.record(entry, len(self._pool), self.idle_limit)
+                slot = self._ledger_slot()
+                if slot is not None:
+                    ledger, entry = slot
+                    ledger.record(entry, len(self._pool))
 
     @property
     def sweep_interval(self) -> float:

@@ -238,16 +238,16 @@ def test_a_forked_process_shares_the_ledger_and_its_idle_count_ends_with_it():
     ledger = IdleLedger(2)
     parent = ledger.claim(1)
     assert parent is not None
-    assert ledger.admit(parent, 0, 1)
+    assert ledger.admit(parent, 0)
     child = os.fork()
     if child == 0:  # counts one idle, then dies without giving its entry back
         entry = ledger.claim(1)
-        os._exit(0 if entry is not None and ledger.admit(entry, 0, 1) else 1)
+        os._exit(0 if entry is not None and ledger.admit(entry, 0) else 1)
     _, status = os.waitpid(child, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     # Two idle in the instance were it alive; its entry is dropped once the figure is reached.
-    assert ledger.admit(parent, 1, 1)
-    assert not ledger.admit(parent, 2, 1)
+    assert ledger.admit(parent, 1)
+    assert not ledger.admit(parent, 2)
 
 
 def test_a_process_holding_the_ledger_s_lock_blocks_the_others_until_it_dies():
@@ -264,7 +264,7 @@ def test_a_process_holding_the_ledger_s_lock_blocks_the_others_until_it_dies():
     os.close(locked_w)
     assert os.read(locked_r, 1) == b"x"
     started = time.monotonic()
-    assert ledger.admit(entry, 0, 1)
+    assert ledger.admit(entry, 0)
     assert 0.3 < time.monotonic() - started < 5
     os.waitpid(child, 0)
     os.close(locked_r)
@@ -281,7 +281,7 @@ def test_gunicorn_s_master_and_celery_s_main_process_make_the_ledger_before_they
     assert made.limit == gunicorn_conf._settings["CODEAI_DB_MAX_IDLE_CONNS"]
     monkeypatch.setattr(pools, "_ledger", None)
     monkeypatch.delenv(conf.POOL_SLOT_VARIABLE, raising=False)
-    codeai_celery._main_process_slot(SimpleNamespace(concurrency=2))
+    codeai_celery._share_idle_connections()
     made = pools.idle_ledger()
     assert made is not None
     assert made.limit == settings.CODEAI["CODEAI_DB_MAX_IDLE_CONNS"]
